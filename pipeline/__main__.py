@@ -1,0 +1,5 @@
+"""Run mrp as ``python -m pipeline``."""
+
+from pipeline.cli import run
+
+run()

@@ -1,0 +1,192 @@
+"""The ``mrp`` command line: parse options, call ``pipeline.operations``, render, choose the exit code.
+
+Exit codes: 0 success, 1 an expected error (the message says what to do),
+2 changes present (``plan --detailed-exitcode``), 3 a bug (traceback with
+MRP_DEBUG=1), 130 interrupted. Results go to stdout, diagnostics to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipeline import __version__
+from pipeline.errors import MrpError
+
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
+
+logger = logging.getLogger("pipeline")
+
+
+def _project_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--registry", metavar="DIR", help="Folder of the local registry [env: MRP_REGISTRY; "
+                           "default: .mrp/registry].")(command)
+    command = click.option("--target", "targets", multiple=True, metavar="NAME",
+                           help="Target to act on; repeat for several [env: MRP_TARGETS, comma-separated; "
+                           "default: targets in mrp.toml, else local].")(command)
+    return command
+
+
+def _project(ctx: click.Context, targets: tuple[str, ...], registry: str | None) -> Any:
+    from pipeline.config import load_project
+
+    return load_project(ctx.obj["root"], targets=targets, registry=registry)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mrp")
+@click.option("-C", "--project-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Repository root [default: the nearest folder with mrp.toml, else the current folder].")
+@click.option("-v", "--verbose", count=True, help="Log progress to stderr; -vv for debug detail.")
+@click.pass_context
+def cli(ctx: click.Context, project_dir: Path | None, verbose: int) -> None:
+    """Release ML models from manifests in git: validate, plan, apply."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("mrp: %(levelname)s: %(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    ctx.obj = {"root": project_dir}
+
+
+@cli.command()
+@_project_options
+@click.argument("models", nargs=-1)
+@click.pass_context
+def validate(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...], registry: str | None) -> None:
+    """Check manifests and artifacts without contacting any target."""
+    from pipeline import operations
+
+    project = _project(ctx, targets, registry)
+    loaded = operations.validate(project, models)
+    click.echo(f"{len(loaded)} manifest{'s' if len(loaded) != 1 else ''} valid: "
+               + ", ".join(f"{item.name} {item.manifest.version} ({item.manifest.channel})" for item in loaded))
+
+
+@cli.command()
+@_project_options
+@click.argument("models", nargs=-1)
+@click.option("--format", "output_format", type=click.Choice(["terminal", "markdown", "json"]), default="terminal",
+              show_default=True, help="How to print the plan.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also save the plan as JSON with the live state it was computed from, for apply --plan.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@click.pass_context
+def plan(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...], registry: str | None,
+         output_format: str, out_file: Path | None, detailed_exitcode: bool) -> None:
+    """Show what apply would change on each target."""
+    from pipeline import operations
+    from pipeline.plan import render
+
+    project = _project(ctx, targets, registry)
+    workspace = operations.open_workspace(project, models)
+    result = operations.plan(workspace)
+
+    if out_file is not None:
+        out_file.write_text(render.render_json(result), encoding="utf-8")
+    if output_format == "json":
+        click.echo(render.render_json(result), nl=False)
+    elif output_format == "markdown":
+        markdown = render.render_markdown(result)
+        click.echo(markdown, nl=False)
+    else:
+        render.render_terminal(result, sys.stdout)
+
+    if result.violations:
+        ctx.exit(EXIT_ERROR)
+    if detailed_exitcode and result.has_changes:
+        ctx.exit(EXIT_CHANGES)
+
+
+@cli.command()
+@_project_options
+@click.argument("models", nargs=-1)
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Apply this saved plan; refused when the live state changed since it was saved.")
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking; required when stdin is not a terminal.")
+@click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
+              help="How long to wait for another apply on the same registry.")
+@click.pass_context
+def apply(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...], registry: str | None,
+          plan_file: Path | None, yes: bool, lock_timeout: float) -> None:
+    """Carry out the plan: versions first, then settings, then channel moves."""
+    from pipeline import operations
+    from pipeline.plan import render
+
+    if not yes and not sys.stdin.isatty():
+        raise MrpError("refusing to apply without confirmation: stdin is not a terminal. "
+                       "Review the plan with mrp plan, then run mrp apply --yes")
+    project = _project(ctx, targets, registry)
+    workspace = operations.open_workspace(project, models)
+
+    def confirm(current: Any) -> bool:
+        render.render_terminal(current, sys.stdout)
+        if yes:
+            return True
+        return click.confirm(f"Apply these {len(current.actions)} actions?", default=False)
+
+    def progress(action: Any, result: Any) -> None:
+        platform_id = result.platform_id or ""
+        is_commit = len(platform_id) == 40 and all(char in "0123456789abcdef" for char in platform_id)
+        suffix = f" ({platform_id[:12] if is_commit else platform_id})" if platform_id else ""
+        click.echo(f"  done {action.target} {action.model}: {action.describe()}{suffix}")
+
+    current, report = operations.apply(workspace, plan_file, confirm, progress, lock_timeout)
+    if not current.has_changes:
+        click.echo(render.summary_line(current))
+    elif report is None:
+        click.echo("Apply cancelled; nothing was changed.")
+    else:
+        click.echo(f"Apply complete: {len(report.applied)} actions applied.")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of a manifest, for editors and CI."""
+    from pipeline.manifest.schema import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and map every outcome to an exit code."""
+    try:
+        code = cli.main(args=argv, prog_name="mrp", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return EXIT_INTERRUPTED
+    except click.ClickException as error:
+        error.show()
+        return EXIT_ERROR
+    except MrpError as error:
+        click.echo(f"error: {error}", err=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # the one place where any remaining exception is a bug
+        if os.environ.get("MRP_DEBUG") == "1":
+            traceback.print_exc()
+        else:
+            click.echo(f"mrp hit a bug: {type(error).__name__}: {error}. "
+                       "Run again with MRP_DEBUG=1 to see the traceback, and report it.", err=True)
+        return EXIT_BUG
+    return code if isinstance(code, int) else 0
+
+
+def run() -> None:
+    """Entry point of the ``mrp`` console script."""
+    sys.exit(main())

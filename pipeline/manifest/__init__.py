@@ -1,0 +1,1 @@
+"""Manifests: the schema, safe loading with positions, and validation across files."""

@@ -1,0 +1,258 @@
+"""Load every manifest, validate it, and report all problems of all files at once.
+
+YAML errors, schema errors, artifact errors and conflicts between manifests are
+collected as ``Problem`` values with file, line, column and field path; the
+caller gets either every manifest or one ``ManifestError`` listing everything.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from pipeline.artifacts import ArtifactProblem, ArtifactSet, scan_artifacts
+from pipeline.config import Project
+from pipeline.errors import ManifestError, Problem
+from pipeline.manifest.schema import NAME_PATTERN, REPLICATE_ID_PATTERN, REPO_ID_PATTERN, LANGUAGE_PATTERN, Manifest
+from pipeline.manifest.yamlload import MAX_FILE_BYTES, Path as FieldPath, Positions, YamlProblem, load_yaml
+
+logger = logging.getLogger(__name__)
+
+_PATTERN_HELP = {
+    NAME_PATTERN: "use lowercase letters, digits, '.', '_' and '-', starting and ending with a letter or digit, "
+    "at most 96 characters",
+    REPO_ID_PATTERN: "write namespace/name with letters, digits, '.', '_' and '-' (ASCII), e.g. acme/digits-mlp",
+    REPLICATE_ID_PATTERN: "write owner/name in lowercase letters, digits, '.', '_' and '-', e.g. acme/digits-mlp",
+    LANGUAGE_PATTERN: "use a lowercase ISO 639 code such as en, ja or nob",
+}
+
+
+@dataclass(frozen=True)
+class LoadedManifest:
+    """A valid manifest with where it came from and its scanned artifacts."""
+
+    file: Path
+    display: str
+    manifest: Manifest
+    positions: Positions
+    artifacts: ArtifactSet
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    def where(self, *path: str | int) -> tuple[int, int]:
+        return self.positions.of_value(tuple(path))
+
+
+def manifest_files(project: Project) -> list[Path]:
+    if not project.models_dir.is_dir():
+        return []
+    return sorted(path for path in project.models_dir.iterdir() if path.suffix in (".yaml", ".yml"))
+
+
+def load_manifests(project: Project, names: Sequence[str] = ()) -> list[LoadedManifest]:
+    """Load and validate all manifests; return those named in ``names`` (all when empty)."""
+    files = manifest_files(project)
+    problems: list[Problem] = []
+    if not files:
+        problems.append(Problem(project.display(project.models_dir), 0, 0, "",
+                                "no manifests found; add models/NAME.yaml (see `mrp schema`)"))
+
+    loaded: list[LoadedManifest] = []
+    parsed: list[_Parsed] = []
+    for file in files:
+        result = load_manifest_file(project, file)
+        if isinstance(result, LoadedManifest):
+            loaded.append(result)
+            parsed.append(_Parsed(result.display, result.manifest, result.positions))
+        else:
+            problems.extend(result.problems)
+            if result.parsed is not None:
+                parsed.append(result.parsed)
+
+    problems.extend(_conflicts(parsed))
+    known = {item.name for item in loaded} | {file.stem for file in files}
+    for name in names:
+        if name not in known:
+            hint = _suggest(name, known)
+            problems.append(Problem(project.display(project.models_dir), 0, 0, "",
+                                    f"no manifest for model {name!r}{hint}"))
+    if problems:
+        raise ManifestError(problems)
+
+    logger.info("loaded %d manifests from %s", len(loaded), project.display(project.models_dir))
+    return [item for item in loaded if not names or item.name in names]
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A manifest that passed the schema, kept for the checks across files."""
+
+    display: str
+    manifest: Manifest
+    positions: Positions
+
+    def where(self, *path: str | int) -> tuple[int, int]:
+        return self.positions.of_value(tuple(path))
+
+
+@dataclass(frozen=True)
+class _Rejected:
+    problems: list[Problem]
+    parsed: _Parsed | None = None
+
+
+def load_manifest_file(project: Project, file: Path) -> LoadedManifest | _Rejected:
+    display = project.display(file)
+    try:
+        value, positions = _read_yaml(file)
+    except YamlProblem as error:
+        return _Rejected([Problem(display, error.line, error.column, _dotted(error.path), error.message)])
+
+    if not isinstance(value, dict):
+        kind = "a list" if isinstance(value, list) else f"a {type(value).__name__}"
+        return _Rejected([Problem(display, 1, 1, "",
+                                  f"the manifest is {kind}; it must be a mapping with name, version, ...")])
+    try:
+        manifest = Manifest.model_validate(value)
+    except ValidationError as error:
+        return _Rejected(list(_schema_problems(error, display, positions)))
+
+    problems = []
+    if manifest.name != file.stem:
+        line, column = positions.of_value(("name",))
+        problems.append(Problem(display, line, column, "name",
+                                f"the name {manifest.name!r} differs from the file name {file.name!r}; "
+                                f"rename the file to {manifest.name}.yaml or change the name"))
+    try:
+        artifacts = scan_artifacts(project.root, manifest.artifacts.path)
+    except ArtifactProblem as error:
+        line, column = positions.of_value(("artifacts", "path"))
+        problems.append(Problem(display, line, column, "artifacts.path", str(error)))
+    if problems:
+        return _Rejected(problems, _Parsed(display, manifest, positions))
+    return LoadedManifest(file, display, manifest, positions, artifacts)
+
+
+def _read_yaml(file: Path) -> tuple[Any, Positions]:
+    size = file.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise YamlProblem(f"the file is {size} bytes, over the limit of {MAX_FILE_BYTES}; "
+                          "a manifest describes files, it does not contain them")
+    raw = file.read_bytes()
+    if not raw.strip():
+        raise YamlProblem("the file is empty; a manifest needs name, version, channel, description, license, "
+                          "artifacts and card (see `mrp schema`)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise YamlProblem(f"the file is not UTF-8 (byte {error.start}); save it as UTF-8") from error
+    return load_yaml(text)
+
+
+def _schema_problems(error: ValidationError, display: str, positions: Positions) -> Iterable[Problem]:
+    for item in error.errors(include_url=False):
+        loc: FieldPath = tuple(item["loc"])
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            line, column = positions.of_key(loc)
+            allowed = _fields_at(loc[:-1])
+            message = f"unknown key `{loc[-1]}`{_suggest(str(loc[-1]), allowed)}"
+        elif kind == "missing":
+            line, column = positions.of_value(loc[:-1])
+            message = f"missing required key `{loc[-1]}`"
+        else:
+            line, column = positions.of_value(loc)
+            message = _message(item)
+        yield Problem(display, line, column, _dotted(loc), message)
+
+
+def _message(item: dict[str, Any]) -> str:
+    kind = item["type"]
+    context = item.get("ctx") or {}
+    given = item.get("input")
+    if kind == "string_pattern_mismatch":
+        help_text = _PATTERN_HELP.get(context.get("pattern", ""), f"it must match {context.get('pattern')}")
+        return f"{given!r} is not valid; {help_text}"
+    if kind == "literal_error":
+        return f"{given!r} is not allowed; use one of {context.get('expected')}"
+    if kind in ("finite_number",):
+        return f"{given!r} is not a finite number; give a real value"
+    message = item["msg"]
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        message = f"{message}, got {type(given).__name__} {given!r}"
+    return message
+
+
+def _fields_at(loc: FieldPath) -> list[str]:
+    """Return the keys allowed in the mapping at ``loc``."""
+    model: type[BaseModel] | None = Manifest
+    for part in loc:
+        if model is None:
+            return []
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        model = _inner_model(field.annotation) if field else None
+    return list(model.model_fields) if model else []
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, list, typing.Annotated):
+        for argument in typing.get_args(annotation):
+            found = _inner_model(argument)
+            if found is not None:
+                return found
+    return None
+
+
+def _suggest(word: str, options: Iterable[str]) -> str:
+    options = sorted(options)
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean `{close[0]}`?"
+    if options:
+        return f"; allowed here: {', '.join(options)}"
+    return ""
+
+
+def _dotted(loc: FieldPath) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _conflicts(parsed: list[_Parsed]) -> Iterable[Problem]:
+    """Report two manifests that claim the same model name or the same target repository."""
+    claims: dict[tuple[str, str], _Parsed] = {}
+    for item in parsed:
+        targets = item.manifest.targets
+        name = item.manifest.name
+        keys: list[tuple[tuple[str, str], tuple[str, ...]]] = [(("name", name), ("name",))]
+        if targets.local is not None:
+            keys.append((("local", targets.local.repository or name), ("targets", "local")))
+        if targets.huggingface is not None:
+            keys.append((("huggingface", targets.huggingface.repo.lower()), ("targets", "huggingface", "repo")))
+        if targets.replicate is not None:
+            keys.append((("replicate", targets.replicate.model), ("targets", "replicate", "model")))
+        for key, path in keys:
+            first = claims.setdefault(key, item)
+            if first is item:
+                continue
+            line, column = item.where(*path)
+            what = "model name" if key[0] == "name" else f"{key[0]} repository"
+            yield Problem(item.display, line, column, _dotted(path),
+                          f"{what} {key[1]!r} is also used by {first.display}; "
+                          "each model needs its own name and target repositories")

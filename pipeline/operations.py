@@ -1,0 +1,132 @@
+"""The commands' work as plain functions: validate, plan and apply.
+
+The CLI parses options, calls one of these and renders what it returns; tests
+call them directly. Manifests are always validated in full before any target
+is contacted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.apply import ApplyReport, execute
+from pipeline.config import Project
+from pipeline.errors import MrpError, PlanError
+from pipeline.ledger import Ledger
+from pipeline.manifest.load import LoadedManifest, load_manifests
+from pipeline.plan.compute import compute_plan
+from pipeline.plan.model import Action, DesiredState, LiveState, Plan
+from pipeline.plan.planfile import check_fresh, load_plan
+from pipeline.release import Release, build_release
+from pipeline.targets import create_target
+from pipeline.targets.base import ActionResult, Target
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Everything a plan or an apply works on: releases by name and active targets by name."""
+
+    project: Project
+    releases: dict[str, Release]
+    targets: dict[str, Target]
+
+
+def validate(project: Project, names: Sequence[str] = ()) -> list[LoadedManifest]:
+    return load_manifests(project, names)
+
+
+def open_workspace(project: Project, names: Sequence[str] = ()) -> Workspace:
+    loaded = load_manifests(project, names)
+    targets = {name: create_target(name, project) for name in project.targets}
+    releases = {item.name: build_release(item) for item in loaded}
+    return Workspace(project, releases, targets)
+
+
+def desired_states(workspace: Workspace) -> list[DesiredState]:
+    return [
+        target.desired_state(release)
+        for target in workspace.targets.values()
+        for release in workspace.releases.values()
+        if target.describes(release.manifest)
+    ]
+
+
+def read_live(workspace: Workspace) -> dict[tuple[str, str], LiveState]:
+    """Read every active target concurrently; each target reads its models in one call."""
+    def read(target: Target) -> list[LiveState]:
+        releases = [release for release in workspace.releases.values() if target.describes(release.manifest)]
+        return target.read(releases)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(workspace.targets))) as pool:
+        results = list(pool.map(read, workspace.targets.values()))
+    return {(state.target, state.model): state for states in results for state in states}
+
+
+def plan(workspace: Workspace) -> Plan:
+    return compute_plan(desired_states(workspace), read_live(workspace))
+
+
+def source_commit(root: Path) -> str | None:
+    """Return the commit of the manifests repository, marked ``-dirty`` with uncommitted changes."""
+    import git
+
+    try:
+        repo = git.Repo(root)
+        commit = repo.head.commit.hexsha
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        return None
+    return f"{commit}-dirty" if repo.is_dirty(untracked_files=False) else commit
+
+
+def apply(
+    workspace: Workspace,
+    plan_file: Path | None = None,
+    confirm: Callable[[Plan], bool] = lambda plan: True,
+    on_action: Callable[[Action, ActionResult], None] | None = None,
+    lock_timeout_s: float = 30.0,
+) -> tuple[Plan, ApplyReport | None]:
+    """Plan (or load a saved plan), confirm, and apply under every target's lock.
+
+    Returns the plan and the report, or no report when there was nothing to do
+    or the user declined.
+    """
+    ledger = Ledger(workspace.project.ledger_dir, source_commit(workspace.project.root))
+    with ExitStack() as stack:
+        for target in workspace.targets.values():
+            stack.enter_context(target.lock(lock_timeout_s))
+
+        live = read_live(workspace)
+        ledger.reconcile(live.values())
+        if plan_file is None:
+            current = compute_plan(desired_states(workspace), live)
+        else:
+            current = load_plan(plan_file)
+            _check_saved_plan(current, workspace, live, str(plan_file))
+
+        if current.violations:
+            raise PlanError([str(violation) for violation in current.violations])
+        if not current.has_changes or not confirm(current):
+            return current, None
+        return current, execute(current, workspace.releases, workspace.targets, ledger, on_action)
+
+
+def _check_saved_plan(saved: Plan, workspace: Workspace, live: dict[tuple[str, str], LiveState],
+                      plan_file: str) -> None:
+    missing = sorted({action.model for action in saved.actions} - set(workspace.releases))
+    if missing:
+        raise MrpError(f"{plan_file}: the plan changes {', '.join(missing)}, which this run did not load; "
+                       "apply it without naming models, or save a new plan")
+    unknown_targets = sorted({action.target for action in saved.actions} - set(workspace.targets))
+    if unknown_targets:
+        raise MrpError(f"{plan_file}: the plan acts on targets {', '.join(unknown_targets)}, which are not active; "
+                       "activate them with --target or save a new plan")
+    current = [live.get((state.target, state.model), LiveState(state.target, state.model))
+               for state in saved.live]
+    check_fresh(saved, plan_file, current)

@@ -1,0 +1,129 @@
+"""Fixtures shared by every test: isolation from $HOME and the network, and real example projects."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED = REPO_ROOT.parent / "shared"
+EXAMPLE_PATHS = ("models", "artifacts", "eval", "mrp.toml", "schema")
+
+
+def _is_loopback(address: object) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    if not isinstance(host, str):
+        return True  # Unix sockets and the like stay on this machine
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Give each test its own HOME and fail any connection to a non-loopback address."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    for name in ("MRP_TARGETS", "MRP_REGISTRY", "MRP_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+
+    real_connect = socket.socket.connect
+
+    def guarded_connect(self: socket.socket, address: object) -> None:
+        if not _is_loopback(address):
+            raise AssertionError(f"test tried to reach {address!r}; tests may only contact 127.0.0.1")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    yield
+
+
+@dataclass
+class ExampleProject:
+    """A git repository holding a copy of the example models, with its own registry and ledger."""
+
+    root: Path
+
+    @property
+    def registry(self) -> Path:
+        return self.root / ".mrp" / "registry"
+
+    @property
+    def ledger(self) -> Path:
+        return self.root / "releases"
+
+    def manifest(self, name: str) -> Path:
+        return self.root / "models" / f"{name}.yaml"
+
+    def edit(self, name: str, old: str, new: str) -> None:
+        path = self.manifest(name)
+        text = path.read_text(encoding="utf-8")
+        assert old in text, f"{old!r} not in {path}"
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(["git", *args], cwd=self.root, check=True, capture_output=True, text=True).stdout
+
+
+def copy_examples(destination: Path) -> ExampleProject:
+    for name in EXAMPLE_PATHS:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, destination / name)
+    (destination / ".gitignore").write_text(".mrp/\n__pycache__/\n", encoding="utf-8")
+    project = ExampleProject(destination)
+    project.git("init", "-q", "-b", "main")
+    project.git("add", "-A")
+    project.git("-c", "user.name=Test", "-c", "user.email=test@example.invalid", "commit", "-q", "-m", "examples")
+    return project
+
+
+@pytest.fixture
+def example_project(tmp_path: Path) -> ExampleProject:
+    return copy_examples(tmp_path / "project")
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def mrp(capsys: pytest.CaptureFixture[str]):
+    """Run the mrp command line in this process and return its exit code and output."""
+    from pipeline.cli import main
+
+    def run(*args: str | Path) -> Result:
+        capsys.readouterr()
+        code = main([str(arg) for arg in args])
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def run_mrp_process(*args: str, cwd: Path, env: dict[str, str] | None = None,
+                    stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m pipeline`` in a child process, as a user's shell would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd, env=full_env, input=stdin,
+                          capture_output=True, text=True, timeout=120)
