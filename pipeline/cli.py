@@ -151,6 +151,40 @@ def apply(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...],
         click.echo(f"Apply complete: {len(report.applied)} actions applied.")
 
 
+@cli.group()
+def emulator() -> None:
+    """Serve a platform API emulator on 127.0.0.1 to rehearse releases."""
+
+
+def _emulator_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--latency", type=float, default=0.0, show_default=True, metavar="SECONDS",
+                           help="Delay added to every request.")(command)
+    return click.option("--port", type=int, default=0, show_default=True,
+                        help="TCP port on 127.0.0.1; 0 picks a free one.")(command)
+
+
+@emulator.command("hub")
+@_emulator_options
+@click.pass_context
+def emulator_hub(ctx: click.Context, port: int, latency: float) -> None:
+    """Serve the Hugging Face Hub API; point clients at it with HF_ENDPOINT=URL."""
+    from pipeline.emulators.hub import run as run_hub
+
+    logger.setLevel(min(logger.level, logging.INFO))
+    ctx.exit(run_hub(port=port, latency_s=latency))
+
+
+@emulator.command("replicate")
+@_emulator_options
+@click.pass_context
+def emulator_replicate(ctx: click.Context, port: int, latency: float) -> None:
+    """Serve the Replicate API; point clients at it with REPLICATE_BASE_URL=URL."""
+    from pipeline.emulators.replicate import run as run_replicate
+
+    logger.setLevel(min(logger.level, logging.INFO))
+    ctx.exit(run_replicate(port=port, latency_s=latency))
+
+
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of a manifest, for editors and CI."""
