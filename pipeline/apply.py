@@ -56,8 +56,9 @@ def execute(
     for index, action in enumerate(plan.actions, start=1):
         logger.info("[%d/%d] %s %s: %s", index, total, action.target, action.model, action.describe())
         try:
-            result = targets[action.target].apply(action, releases[action.model])
-            ledger.record_action(action, result.platform_id)
+            release = releases[action.model]
+            result = targets[action.target].apply(action, release)
+            ledger.record_action(action, result.platform_id, release.ledger_fields())
         except MrpError as error:
             raise ApplyError(action, len(report.applied), total, error) from error
         report.applied.append((action, result))

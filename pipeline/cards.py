@@ -34,7 +34,7 @@ def render_card(manifest: Manifest) -> str:
         f"# {manifest.name}",
         manifest.description,
         card.summary,
-        f"**Version:** {manifest.version}",
+        f"**Version:** {manifest.release_version}",
         "## Intended use",
         card.intended_use,
         "## Limitations",
@@ -44,13 +44,28 @@ def render_card(manifest: Manifest) -> str:
     ]
     if card.evaluation:
         sections += ["## Evaluation", card.evaluation]
-    sections += ["## How to use", card.how_to_use, "## License", _license_text(manifest)]
+    sections += ["## How to use", card.how_to_use]
+    if manifest.migration:
+        sections += [f"## Migrating to {manifest.release_version}", manifest.migration]
+    sections += ["## Versions", _versions_text(manifest), "## License", _license_text(manifest)]
     body = "\n\n".join(section.strip() for section in sections)
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}\n"))
 
 
 def card_digest(text: str) -> str:
     return f"sha256:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
+def _versions_text(manifest: Manifest) -> str:
+    """List this version as supported and every deprecated version with its end of support."""
+    # NOTE: older versions that are still supported are not listed: the card must be reproducible from the
+    # manifest alone, and only the ledger knows every release.
+    lines = [f"Supported: {manifest.release_version} (this version)."]
+    if manifest.deprecations:
+        lines += ["", "| deprecated version | deprecated on | supported until | note |", "| --- | --- | --- | --- |"]
+        lines += [f"| {item.version} | {item.deprecated_on} | {item.support_ends} | {item.note or ''} |"
+                  for item in manifest.deprecations]
+    return "\n".join(lines)
 
 
 def _license_text(manifest: Manifest) -> str:

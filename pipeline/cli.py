@@ -151,6 +151,26 @@ def apply(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...],
         click.echo(f"Apply complete: {len(report.applied)} actions applied.")
 
 
+@cli.command("bump")
+@click.argument("models", nargs=-1)
+@click.option("--dry-run", is_flag=True, help="Print the versions needed without writing them.")
+@click.pass_context
+def bump_command(ctx: click.Context, models: tuple[str, ...], dry_run: bool) -> None:
+    """Write the version each change needs (major, minor or patch) into its manifest."""
+    from pipeline import operations
+
+    project = _project(ctx, (), None)
+    for result in operations.bump(project, models, dry_run):
+        decision = result.decision
+        if result.new_version is None:
+            click.echo(f"{decision.model}: {decision.version} needs no bump ({decision.summary()})")
+            continue
+        verb = "would change" if dry_run else "changed"
+        click.echo(f"{decision.model}: {verb} {decision.version} -> {result.new_version}")
+        for change in decision.changes:
+            click.echo(f"    {change}")
+
+
 @cli.group()
 def emulator() -> None:
     """Serve a platform API emulator on 127.0.0.1 to rehearse releases."""

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import semver
 import yaml
 
 from pipeline.errors import LedgerError
@@ -61,25 +62,30 @@ class Ledger:
         return [record for file in sorted(folder.glob("*.yaml"))
                 if (record := self.read(model, file.stem)) is not None]
 
-    def record_version(self, model: str, version: str, artifacts_digest: str | None, card_digest: str | None,
-                       target: str, platform_id: str | None) -> bool:
-        """Record that ``target`` published a version; return True when the ledger changed."""
-        record = self.read(model, version) or {
-            "model": model,
-            "version": version,
-            "artifacts_digest": artifacts_digest,
-            "card_digest": card_digest,
-            "source_commit": self.source_commit,
-            "released_at": utc_now(),
-            "targets": {},
-            "channel_moves": [],
-        }
-        entry = {"id": platform_id, "tag": f"v{version}"}
-        if record["targets"].get(target, {}).get("id") == platform_id:
-            return False
-        record["targets"][target] = {**entry, "released_at": utc_now(), "source_commit": self.source_commit}
-        self._write(model, version, record)
-        return True
+    def record_version(self, model: str, version: str, target: str, platform_id: str | None,
+                       fields: dict[str, Any]) -> bool:
+        """Record that ``target`` published a version; return True when the ledger changed.
+
+        ``fields`` holds the digests and, when known, the files, interface, task and
+        card inputs that later version decisions compare against.
+        """
+        record = self.read(model, version)
+        changed = record is None
+        if record is None:
+            record = {"model": model, "version": version, **fields, "source_commit": self.source_commit,
+                      "released_at": utc_now(), "targets": {}, "channel_moves": []}
+        else:
+            missing = {key: value for key, value in fields.items() if record.get(key) is None and value is not None}
+            record.update(missing)
+            changed = bool(missing)
+        targets = record.setdefault("targets", {})
+        if targets.get(target, {}).get("id") != platform_id:
+            targets[target] = {"id": platform_id, "tag": f"v{version}", "released_at": utc_now(),
+                               "source_commit": self.source_commit}
+            changed = True
+        if changed:
+            self._write(model, version, record)
+        return changed
 
     def record_channel_move(self, model: str, target: str, channel: str, before: str | None, after: str,
                             rollback: bool) -> None:
@@ -103,14 +109,19 @@ class Ledger:
         moves.sort(key=lambda move: str(move.get("at")))
         return moves[-1]["to"] if moves else None
 
-    def record_action(self, action: Action, platform_id: str | None) -> None:
+    def record_action(self, action: Action, platform_id: str | None, fields: dict[str, Any]) -> None:
         if action.resource == "version":
-            after = action.after or {}
-            self.record_version(action.model, action.key, after.get("artifacts_digest"), after.get("card_digest"),
-                                action.target, platform_id)
+            self.record_version(action.model, action.key, action.target, platform_id, fields)
         elif action.resource == "channel":
             self.record_channel_move(action.model, action.target, action.key, action.before, action.after,
                                      action.rollback)
+
+    def latest(self, model: str) -> dict[str, Any] | None:
+        """Return the record of the highest released version of ``model`` by SemVer precedence."""
+        records = [record for record in self.records(model) if is_version(str(record.get("version")))]
+        if not records:
+            return None
+        return max(records, key=lambda record: semver.Version.parse(str(record["version"])))
 
     def reconcile(self, states: Iterable[LiveState]) -> int:
         """Record versions and channel positions that live state shows but the ledger lacks."""
@@ -121,8 +132,8 @@ class Ledger:
             for version, live in state.versions.items():
                 record = self.read(state.model, version)
                 if record is None or state.target not in record.get("targets", {}):
-                    self.record_version(state.model, version, live.artifacts_digest, live.card_digest,
-                                        state.target, live.ref)
+                    fields = {"artifacts_digest": live.artifacts_digest, "card_digest": live.card_digest}
+                    self.record_version(state.model, version, state.target, live.ref, fields)
                     written += 1
             for channel, version in state.channels.items():
                 if not is_version(version) or version not in state.versions:

@@ -11,12 +11,13 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pipeline.apply import ApplyReport, execute
 from pipeline.config import Project
-from pipeline.errors import MrpError, PlanError
+from pipeline.bump import Decision
+from pipeline.errors import ManifestError, MrpError, PlanError
 from pipeline.ledger import Ledger
 from pipeline.manifest.load import LoadedManifest, load_manifests
 from pipeline.plan.compute import compute_plan
@@ -25,6 +26,7 @@ from pipeline.plan.planfile import check_fresh, load_plan
 from pipeline.release import Release, build_release
 from pipeline.targets import create_target
 from pipeline.targets.base import ActionResult, Target
+from pipeline.version_rules import check_versions
 
 logger = logging.getLogger(__name__)
 
@@ -36,17 +38,28 @@ class Workspace:
     project: Project
     releases: dict[str, Release]
     targets: dict[str, Target]
+    decisions: dict[str, Decision] = field(default_factory=dict)
 
 
 def validate(project: Project, names: Sequence[str] = ()) -> list[LoadedManifest]:
-    return load_manifests(project, names)
+    """Load every manifest and check its version against its last release; no network."""
+    loaded, _ = _load_checked(project, names)
+    return loaded
+
+
+def _load_checked(project: Project, names: Sequence[str]) -> tuple[list[LoadedManifest], dict[str, Decision]]:
+    loaded = load_manifests(project, names)
+    decisions, problems = check_versions(project, loaded)
+    if problems:
+        raise ManifestError(problems)
+    return loaded, decisions
 
 
 def open_workspace(project: Project, names: Sequence[str] = ()) -> Workspace:
-    loaded = load_manifests(project, names)
+    loaded, decisions = _load_checked(project, names)
     targets = {name: create_target(name, project) for name in project.targets}
     releases = {item.name: build_release(item) for item in loaded}
-    return Workspace(project, releases, targets)
+    return Workspace(project, releases, targets, decisions)
 
 
 def desired_states(workspace: Workspace) -> list[DesiredState]:
@@ -70,7 +83,56 @@ def read_live(workspace: Workspace) -> dict[tuple[str, str], LiveState]:
 
 
 def plan(workspace: Workspace) -> Plan:
-    return compute_plan(desired_states(workspace), read_live(workspace))
+    return with_bumps(compute_plan(desired_states(workspace), read_live(workspace)), workspace)
+
+
+def with_bumps(current: Plan, workspace: Workspace) -> Plan:
+    """Attach each model's version decision to the plan's model summaries."""
+    summaries = tuple(
+        replace(summary, bump=workspace.decisions[summary.name].summary())
+        if summary.name in workspace.decisions else summary
+        for summary in current.models
+    )
+    return replace(current, models=summaries)
+
+
+@dataclass(frozen=True)
+class BumpResult:
+    decision: Decision
+    new_version: str | None
+    written: bool
+
+
+def bump(project: Project, names: Sequence[str] = (), dry_run: bool = False) -> list[BumpResult]:
+    """Write the version each model needs into its manifest; models that need none are left alone."""
+    from pipeline.manifest.edit import set_version
+
+    loaded = load_manifests(project, names)
+    decisions, _ = check_versions(project, loaded)
+    ledger = Ledger(project.ledger_dir, None)
+    results = []
+    for item in loaded:
+        decision = decisions[item.name]
+        needed = _needed_version(decision, item, ledger, project)
+        if needed is not None and not dry_run:
+            set_version(item.file, item.manifest.version, needed)
+            logger.info("%s: wrote version %s", item.display, needed)
+        results.append(BumpResult(decision, needed, needed is not None and not dry_run))
+    return results
+
+
+def _needed_version(decision: Decision, item: LoadedManifest, ledger: Ledger, project: Project) -> str | None:
+    from pipeline.baseline import find_baseline
+    from pipeline.bump import version_problems
+    from pipeline.release import snapshot_of
+
+    required = decision.required_version
+    if required is None:
+        return None
+    released = find_baseline(project, item, ledger).released
+    if version_problems(decision, released, snapshot_of(item).files):
+        return required
+    return None
 
 
 def source_commit(root: Path) -> str | None:
@@ -105,7 +167,7 @@ def apply(
         live = read_live(workspace)
         ledger.reconcile(live.values())
         if plan_file is None:
-            current = compute_plan(desired_states(workspace), live)
+            current = with_bumps(compute_plan(desired_states(workspace), live), workspace)
         else:
             current = load_plan(plan_file)
             _check_saved_plan(current, workspace, live, str(plan_file))

@@ -1,10 +1,14 @@
-"""A release: one manifest with its scanned artifacts and rendered card, ready to plan."""
+"""A release: one manifest with its scanned artifacts, interface and rendered card, ready to plan."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.artifacts import ArtifactSet
+from pipeline.bump import Snapshot
 from pipeline.cards import card_digest, render_card
 from pipeline.manifest.load import LoadedManifest
 from pipeline.manifest.schema import Manifest
@@ -31,6 +35,43 @@ class Release:
     @property
     def source(self) -> str:
         return self.loaded.display
+
+    def snapshot(self) -> Snapshot:
+        return snapshot_of(self.loaded)
+
+    def ledger_fields(self) -> dict[str, Any]:
+        """Return what the ledger keeps of this release for later version decisions."""
+        snapshot = self.snapshot()
+        return {
+            "artifacts_digest": self.artifacts.digest,
+            "card_digest": self.card_digest,
+            "card_inputs": snapshot.card_inputs,
+            "task": snapshot.task,
+            "interface": dict(snapshot.interface),
+            "files": dict(snapshot.files),
+        }
+
+
+def card_inputs_digest(manifest: Manifest) -> str:
+    """Digest the manifest fields the card is rendered from, except the version itself."""
+    fields = manifest.model_dump(
+        mode="json",
+        include={"name", "description", "license", "license_name", "license_link", "card", "deprecations",
+                 "migration"},
+    )
+    payload = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return f"sha256:{hashlib.sha256(payload.encode()).hexdigest()}"
+
+
+def snapshot_of(loaded: LoadedManifest) -> Snapshot:
+    manifest = loaded.manifest
+    return Snapshot(
+        version=manifest.release_version,
+        files={item.path: item.sha256 for item in loaded.artifacts.files},
+        interface=loaded.interface.to_json(),
+        task=manifest.card.pipeline_tag,
+        card_inputs=card_inputs_digest(manifest),
+    )
 
 
 def build_release(loaded: LoadedManifest) -> Release:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -158,6 +159,21 @@ def test_promotion_skipping_a_channel_is_refused(example_project, mrp):
 def test_changed_artifacts_need_a_new_version(example_project, mrp):
     apply_ok(mrp, example_project)
     (example_project.root / "artifacts" / "digits-mlp" / "NOTES.md").write_text("new weights\n")
+
+    result = mrp("-C", example_project.root, "plan")
+
+    assert result.exit_code == 1
+    assert "models/digits-mlp.yaml:5:10: version: version 1.0.0 is already released with other artifacts" \
+        in result.stderr
+    assert "Set version: 1.0.1 (predictor code or docs NOTES.md added: patch)" in result.stderr
+
+
+def test_registry_catches_changed_artifacts_without_ledger(example_project, mrp):
+    apply_ok(mrp, example_project)
+    shutil.rmtree(example_project.ledger)
+    (example_project.root / "artifacts" / "digits-mlp" / "weights-extra.safetensors").write_bytes(b"\x00" * 64)
+    example_project.git("add", "-A")
+    example_project.git("-c", "user.name=Test", "-c", "user.email=test@example.invalid", "commit", "-q", "-m", "w")
 
     result = mrp("-C", example_project.root, "plan")
 

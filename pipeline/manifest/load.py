@@ -11,7 +11,7 @@ import difflib
 import logging
 import types
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from pipeline.artifacts import ArtifactProblem, ArtifactSet, scan_artifacts
 from pipeline.config import Project
 from pipeline.errors import ManifestError, Problem
+from pipeline.interface import InterfaceError, ModelInterface, read_model_interface
 from pipeline.manifest.schema import NAME_PATTERN, REPLICATE_ID_PATTERN, REPO_ID_PATTERN, LANGUAGE_PATTERN, Manifest
 from pipeline.manifest.yamlload import MAX_FILE_BYTES, Path as FieldPath, Positions, YamlProblem, load_yaml
 
@@ -44,6 +45,7 @@ class LoadedManifest:
     manifest: Manifest
     positions: Positions
     artifacts: ArtifactSet
+    interface: ModelInterface
 
     @property
     def name(self) -> str:
@@ -138,9 +140,27 @@ def load_manifest_file(project: Project, file: Path) -> LoadedManifest | _Reject
     except ArtifactProblem as error:
         line, column = positions.of_value(("artifacts", "path"))
         problems.append(Problem(display, line, column, "artifacts.path", str(error)))
+    else:
+        try:
+            interface = read_model_interface(_artifact_reader(artifacts), manifest.interface.predictor,
+                                             manifest.interface.config)
+        except InterfaceError as error:
+            field = "interface.predictor" if manifest.interface.predictor else "interface.config"
+            line, column = positions.of_value(tuple(field.split(".")))
+            problems.append(Problem(display, line, column, field, str(error)))
     if problems:
         return _Rejected(problems, _Parsed(display, manifest, positions))
-    return LoadedManifest(file, display, manifest, positions, artifacts)
+    return LoadedManifest(file, display, manifest, positions, artifacts, interface)
+
+
+def _artifact_reader(artifacts: ArtifactSet) -> Callable[[str], str | None]:
+    by_path = {item.path: item.source for item in artifacts.files}
+
+    def read_text(path: str) -> str | None:
+        source = by_path.get(path)
+        return source.read_text(encoding="utf-8") if source is not None else None
+
+    return read_text
 
 
 def _read_yaml(file: Path) -> tuple[Any, Positions]:

@@ -7,6 +7,7 @@ ignored setting. ``mrp schema`` prints the JSON Schema generated from them.
 
 from __future__ import annotations
 
+import datetime
 import re
 from functools import cache
 from importlib import resources
@@ -231,6 +232,30 @@ class Gates(StrictModel):
     regression: Regression | None = None
 
 
+class Deprecation(StrictModel):
+    """A released version that is deprecated, with the date its support ends."""
+
+    version: Version
+    deprecated_on: datetime.date
+    end_of_support: datetime.date | None = Field(None, description="Defaults to six months after deprecated_on")
+    note: str | None = Field(None, description="What users of this version should do")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, value: object) -> str:
+        return check_version(value)
+
+    @property
+    def support_ends(self) -> datetime.date:
+        if self.end_of_support is not None:
+            return self.end_of_support
+        month = self.deprecated_on.month + 6
+        year = self.deprecated_on.year + (month - 1) // 12
+        month = (month - 1) % 12 + 1
+        day = min(self.deprecated_on.day, 28)
+        return datetime.date(year, month, day)
+
+
 class Manifest(StrictModel):
     """Desired state of one model: its version, channel, card, targets and gates."""
 
@@ -248,6 +273,8 @@ class Manifest(StrictModel):
     hardware: Hardware = Field(default_factory=Hardware)
     pricing: Pricing | None = None
     gates: Gates = Field(default_factory=Gates)
+    deprecations: list[Deprecation] = Field(default_factory=list)
+    migration: str | None = Field(None, description="How callers move to this major version; required for a major bump")
 
     @field_validator("version", mode="before")
     @classmethod
@@ -265,6 +292,21 @@ class Manifest(StrictModel):
                 {"value": repr(value)},
             )
         return value
+
+    @model_validator(mode="after")
+    def _prerelease_not_stable(self) -> Manifest:
+        if self.channel == "stable" and semver.Version.parse(self.version).prerelease:
+            raise PydanticCustomError(
+                "prerelease_stable",
+                "the prerelease {version} may sit on dev or staging, never on stable; release {final} for stable",
+                {"version": self.version, "final": str(semver.Version.parse(self.version).finalize_version())},
+            )
+        return self
+
+    @property
+    def release_version(self) -> str:
+        """The version without build metadata: what tags, channels and the ledger identify it by."""
+        return str(semver.Version.parse(self.version).replace(build=None))
 
     @model_validator(mode="after")
     def _other_license(self) -> Manifest:

@@ -156,6 +156,7 @@ class ModelSummary:
     version: str
     channel: str
     source: str
+    bump: str = ""
 
 
 @dataclass(frozen=True)

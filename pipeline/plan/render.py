@@ -41,6 +41,8 @@ def render_terminal(plan: Plan, stream: IO[str]) -> None:
     for summary in plan.models:
         console.print(Text.assemble((summary.name, "bold"), f" {summary.version} on {summary.channel}",
                                     (f"  ({summary.source})", "dim")))
+        if summary.bump:
+            console.print(f"    version: {summary.bump}", style="dim")
         actions = plan.actions_for(summary.name)
         unread = [state for state in plan.unread if state.model == summary.name]
         if not actions and not unread:
@@ -66,7 +68,7 @@ def _terminal_line(action: Action) -> object:
 
 def render_markdown(plan: Plan) -> str:
     lines = [MARKDOWN_MARKER, f"**{summary_line(plan)}**", ""]
-    lines += ["| model | version | channel | changes |", "| --- | --- | --- | --- |"]
+    lines += ["| model | version | channel | changes | version check |", "| --- | --- | --- | --- | --- |"]
     for summary in plan.models:
         actions = plan.actions_for(summary.name)
         moves = [action for action in actions if action.resource is Resource.CHANNEL]
@@ -75,7 +77,8 @@ def render_markdown(plan: Plan) -> str:
         if others:
             changes += f"{' and ' if changes else ''}{others} other action{'s' if others != 1 else ''}"
         changes = changes or "no changes"
-        lines.append(f"| `{summary.name}` | {summary.version} | {summary.channel} | {changes} |")
+        bump = summary.bump.replace("|", "\\|") or "-"
+        lines.append(f"| `{summary.name}` | {summary.version} | {summary.channel} | {changes} | {bump} |")
     if plan.violations:
         lines += ["", "**Release rules broken:**", ""]
         lines += [f"- {violation}" for violation in plan.violations]

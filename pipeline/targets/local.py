@@ -81,7 +81,7 @@ class LocalTarget:
         return DesiredState(
             target=self.name,
             model=release.name,
-            version=manifest.version,
+            version=manifest.release_version,
             channel=manifest.channel,
             artifacts_digest=release.artifacts.digest,
             card_digest=release.card_digest,

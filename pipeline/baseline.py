@@ -1,0 +1,126 @@
+"""Find what a model's working tree is compared with: its last released snapshot.
+
+The ledger is the record of releases, so its highest version is the baseline.
+Where the ledger has no record of the model, git history stands in: with
+uncommitted changes to the model the baseline is the committed state (HEAD),
+otherwise it is the newest commit whose manifest carries another version.
+Nothing here runs model code: predictor files are parsed as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import yaml
+
+from pipeline.bump import Snapshot
+from pipeline.config import Project
+from pipeline.interface import InterfaceError, ModelInterface, read_model_interface
+from pipeline.ledger import Ledger
+from pipeline.manifest.load import LoadedManifest
+from pipeline.release import card_inputs_digest, snapshot_of
+from pipeline.versioning import is_version
+
+logger = logging.getLogger(__name__)
+MAX_HISTORY = 200
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The snapshot to compare with, and the files of every version known to be released."""
+
+    snapshot: Snapshot | None
+    released: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    source: str = "none"
+
+
+def find_baseline(project: Project, loaded: LoadedManifest, ledger: Ledger) -> Baseline:
+    records = [record for record in ledger.records(loaded.name) if is_version(str(record.get("version")))]
+    if records:
+        return _from_ledger(records, ledger.latest(loaded.name))
+    return _from_git(project, loaded)
+
+
+def _from_ledger(records: list[dict], latest: dict | None) -> Baseline:
+    released = {str(record["version"]): record["files"] for record in records if record.get("files")}
+    if latest is None:
+        return Baseline(None, released, "ledger")
+    snapshot = Snapshot(
+        version=str(latest["version"]),
+        files=latest.get("files") or {},
+        interface=latest.get("interface") or {},
+        task=latest.get("task"),
+        card_inputs=latest.get("card_inputs"),
+    )
+    if not latest.get("files"):
+        # NOTE: records written before files were kept cannot tell weights from code; they compare as empty.
+        logger.warning("ledger record %s %s has no file list; comparing interface only",
+                       latest.get("model"), latest["version"])
+    return Baseline(snapshot, released, "ledger")
+
+
+def _from_git(project: Project, loaded: LoadedManifest) -> Baseline:
+    import git
+
+    try:
+        repo = git.Repo(project.root, search_parent_directories=True)
+        repo.head.commit  # noqa: B018 - raises ValueError in a repository without commits
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        return Baseline(None)
+
+    top = PurePosixPath(repo.working_tree_dir or project.root)
+    manifest_path = str(PurePosixPath(loaded.file).relative_to(top))
+    artifacts_path = str((PurePosixPath(project.root) / loaded.manifest.artifacts.path).relative_to(top))
+    current = snapshot_of(loaded)
+
+    dirty = bool(repo.index.diff(None, paths=[manifest_path, artifacts_path])) or bool(
+        [path for path in repo.untracked_files if path.startswith(artifacts_path + "/")])
+    for index, commit in enumerate(repo.iter_commits(paths=[manifest_path], max_count=MAX_HISTORY)):
+        snapshot = _snapshot_at(commit, manifest_path)
+        if snapshot is None:
+            continue
+        if (index == 0 and dirty) or snapshot.version != current.version:
+            return Baseline(snapshot, {snapshot.version: snapshot.files}, f"git {commit.hexsha[:12]}")
+    return Baseline(None, {}, "git")
+
+
+def _snapshot_at(commit, manifest_path: str) -> Snapshot | None:
+    """Build the snapshot of a model as committed, or None when the manifest cannot be read there."""
+    from pipeline.manifest.schema import Manifest
+
+    try:
+        data = yaml.safe_load(commit.tree[manifest_path].data_stream.read())
+        version = str(data["version"])
+        artifacts_path = data["artifacts"]["path"]
+    except (KeyError, TypeError, yaml.YAMLError):
+        return None
+    if not is_version(version):
+        return None
+
+    try:
+        folder = commit.tree[artifacts_path]
+    except KeyError:
+        return Snapshot(version, {}, {}, None, None)
+    blobs = {}
+    for item in folder.traverse():
+        if item.type == "blob":
+            blobs[str(PurePosixPath(item.path).relative_to(artifacts_path))] = item.data_stream.read()
+    files = {path: hashlib.sha256(data_bytes).hexdigest() for path, data_bytes in blobs.items()}
+
+    interface_settings = data.get("interface") or {}
+    try:
+        interface = read_model_interface(
+            lambda path: blobs[path].decode("utf-8") if path in blobs else None,
+            interface_settings.get("predictor"), interface_settings.get("config"))
+    except (InterfaceError, UnicodeDecodeError):
+        interface = ModelInterface()
+    try:
+        card_inputs = card_inputs_digest(Manifest.model_validate(data))
+    except ValueError:
+        card_inputs = None
+    task = (data.get("card") or {}).get("pipeline_tag")
+    return Snapshot(version, files, interface.to_json(), task, card_inputs)
