@@ -171,6 +171,33 @@ def bump_command(ctx: click.Context, models: tuple[str, ...], dry_run: bool) -> 
             click.echo(f"    {change}")
 
 
+@cli.command("bench")
+@click.argument("model")
+@click.option("--channel", type=click.Choice(["dev", "staging", "stable"]), default=None,
+              help="The channel the measured version is meant for; it is recorded in the evidence.")
+@click.pass_context
+def bench_command(ctx: click.Context, model: str, channel: str | None) -> None:
+    """Run MODEL's benchmark where this command runs and write the evidence into releases/.
+
+    This imports and runs the model's code: run it on trusted branches only.
+    Exits 1 when a gate fails.
+    """
+    from pipeline import operations
+
+    project = _project(ctx, (), None)
+    report = operations.bench(project, model, channel)
+    metrics = report.evidence["metrics"]
+    click.echo(f"{model} {report.evidence['version']} on {report.evidence['hardware_class']}: "
+               f"p50 {metrics['latency_p50_ms']:.3g} ms, p95 {metrics['latency_p95_ms']:.3g} ms, "
+               f"p99 {metrics['latency_p99_ms']:.3g} ms, {metrics['throughput_per_s']:.4g}/s, "
+               f"peak memory {metrics['peak_memory_mb']:.4g} MB")
+    for result in report.results:
+        click.echo(f"  {result}")
+    click.echo(f"evidence: {project.display(report.path)}")
+    if any(result.status == "fail" for result in report.results):
+        ctx.exit(EXIT_ERROR)
+
+
 @cli.group()
 def emulator() -> None:
     """Serve a platform API emulator on 127.0.0.1 to rehearse releases."""

@@ -17,7 +17,7 @@ from pipeline.errors import ConfigError
 CONFIG_FILE = "mrp.toml"
 DEFAULT_TARGETS = ("local",)
 DEFAULT_REGISTRY = ".mrp/registry"
-_KNOWN_KEYS = {"targets", "registry", "models", "ledger"}
+_KNOWN_KEYS = {"targets", "registry", "models", "ledger", "hardware_prices"}
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Project:
     ledger_dir: Path
     registry: Path
     targets: tuple[str, ...]
+    hardware_prices: Path | None = None
 
     def display(self, path: Path) -> str:
         """Return ``path`` relative to the repository root when it is inside it."""
@@ -62,6 +63,7 @@ def load_project(
         ledger_dir=root / settings.get("ledger", "releases"),
         registry=registry_path if registry_path.is_absolute() else root / registry_path,
         targets=_dedupe(active),
+        hardware_prices=root / settings["hardware_prices"] if "hardware_prices" in settings else None,
     )
 
 
@@ -86,7 +88,7 @@ def _read_config(path: Path) -> dict[str, object]:
     targets = settings.get("targets", list(DEFAULT_TARGETS))
     if not isinstance(targets, list) or not all(isinstance(name, str) for name in targets):
         raise ConfigError(f"{path}: targets must be a list of target names, e.g. targets = [\"local\"]")
-    for key in ("registry", "models", "ledger"):
+    for key in ("registry", "models", "ledger", "hardware_prices"):
         if key in settings and not isinstance(settings[key], str):
             raise ConfigError(f"{path}: {key} must be a path string")
     return settings

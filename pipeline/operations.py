@@ -12,12 +12,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from pipeline.apply import ApplyReport, execute
 from pipeline.config import Project
 from pipeline.bump import Decision
 from pipeline.errors import ManifestError, MrpError, PlanError
+from pipeline.gates.results import GateResult
 from pipeline.ledger import Ledger
 from pipeline.manifest.load import LoadedManifest, load_manifests
 from pipeline.plan.compute import compute_plan
@@ -26,7 +28,10 @@ from pipeline.plan.planfile import check_fresh, load_plan
 from pipeline.release import Release, build_release
 from pipeline.targets import create_target
 from pipeline.targets.base import ActionResult, Target
-from pipeline.version_rules import check_versions
+from pipeline.version_rules import check_policies, check_versions
+
+if TYPE_CHECKING:
+    from pipeline.gates.bench import BenchReport
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +55,7 @@ def validate(project: Project, names: Sequence[str] = ()) -> list[LoadedManifest
 def _load_checked(project: Project, names: Sequence[str]) -> tuple[list[LoadedManifest], dict[str, Decision]]:
     loaded = load_manifests(project, names)
     decisions, problems = check_versions(project, loaded)
+    problems += check_policies(project, loaded)
     if problems:
         raise ManifestError(problems)
     return loaded, decisions
@@ -83,17 +89,37 @@ def read_live(workspace: Workspace) -> dict[tuple[str, str], LiveState]:
 
 
 def plan(workspace: Workspace) -> Plan:
-    return with_bumps(compute_plan(desired_states(workspace), read_live(workspace)), workspace)
+    gates = gate_results(workspace)
+    return with_bumps(compute_plan(desired_states(workspace), read_live(workspace), gates), workspace, gates)
 
 
-def with_bumps(current: Plan, workspace: Workspace) -> Plan:
-    """Attach each model's version decision to the plan's model summaries."""
-    summaries = tuple(
-        replace(summary, bump=workspace.decisions[summary.name].summary())
-        if summary.name in workspace.decisions else summary
-        for summary in current.models
-    )
-    return replace(current, models=summaries)
+def gate_results(workspace: Workspace) -> dict[str, list[GateResult]]:
+    """Judge each model's promotion gates: recorded benchmark evidence and the policy gates."""
+    from pipeline.gates.bench import measured_p95, promotion_gates
+    from pipeline.gates.hardware import price_table
+    from pipeline.gates.policy import policy_gates
+
+    prices = price_table(workspace.project.hardware_prices)
+    results = {}
+    for name, release in workspace.releases.items():
+        loaded = release.loaded
+        results[name] = [*promotion_gates(workspace.project, loaded),
+                         *policy_gates(loaded, measured_p95(workspace.project, loaded), prices)]
+    return results
+
+
+def with_bumps(current: Plan, workspace: Workspace, gates: dict[str, list[GateResult]] | None = None) -> Plan:
+    """Attach each model's version decision and gate results to the plan's model summaries."""
+    summaries = []
+    for summary in current.models:
+        if summary.name in workspace.decisions:
+            summary = replace(summary, bump=workspace.decisions[summary.name].summary())
+        if gates and summary.name in gates:
+            summary = replace(summary, gates=tuple(
+                {"gate": result.gate, "status": str(result.status), "message": result.message}
+                for result in gates[summary.name]))
+        summaries.append(summary)
+    return replace(current, models=tuple(summaries))
 
 
 @dataclass(frozen=True)
@@ -135,6 +161,14 @@ def _needed_version(decision: Decision, item: LoadedManifest, ledger: Ledger, pr
     return None
 
 
+def bench(project: Project, model: str, channel: str | None = None) -> BenchReport:
+    """Benchmark one model's working-tree artifacts and record the evidence."""
+    from pipeline.gates.bench import run_bench
+
+    loaded, _ = _load_checked(project, [model])
+    return run_bench(project, loaded[0], channel)
+
+
 def source_commit(root: Path) -> str | None:
     """Return the commit of the manifests repository, marked ``-dirty`` with uncommitted changes."""
     import git
@@ -167,7 +201,8 @@ def apply(
         live = read_live(workspace)
         ledger.reconcile(live.values())
         if plan_file is None:
-            current = with_bumps(compute_plan(desired_states(workspace), live), workspace)
+            gates = gate_results(workspace)
+            current = with_bumps(compute_plan(desired_states(workspace), live, gates), workspace, gates)
         else:
             current = load_plan(plan_file)
             _check_saved_plan(current, workspace, live, str(plan_file))

@@ -39,6 +39,25 @@ def check_versions(project: Project, loaded: Sequence[LoadedManifest]) -> tuple[
     return decisions, problems
 
 
+def check_policies(project: Project, loaded: Sequence[LoadedManifest]) -> list[Problem]:
+    """Run the policy gates; a failing one is a problem at the manifest field it is about."""
+    from pipeline.gates.bench import measured_p95
+    from pipeline.gates.hardware import price_table
+    from pipeline.gates.policy import policy_gates
+    from pipeline.gates.results import Status
+
+    prices = price_table(project.hardware_prices)
+    problems = []
+    for item in loaded:
+        for result in policy_gates(item, measured_p95(project, item), prices):
+            if result.status is Status.FAIL:
+                path = tuple(part for part in result.field.replace("]", "").replace("[", ".").split(".") if part)
+                line, column = item.positions.of_value(tuple(int(part) if part.isdigit() else part for part in path))
+                problems.append(Problem(item.display, line, column, result.field,
+                                        f"policy gate {result.gate} failed: {result.message}"))
+    return problems
+
+
 def _is_new_major(decision: Decision) -> bool:
     if decision.baseline is None:
         return False

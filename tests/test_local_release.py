@@ -111,9 +111,16 @@ def _new_weights(project, version: str) -> None:
     project.edit("digits-mlp", "version: 1.0.0", f"version: {version}")
 
 
+def bench_ok(mrp, project, model: str = "digits-mlp"):
+    result = mrp("-C", project.root, "bench", model)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return result
+
+
 def test_promote_through_channels_then_roll_back(example_project, mrp):
     repo = example_project.registry / "digits-mlp.git"
     apply_ok(mrp, example_project, "digits-mlp")
+    bench_ok(mrp, example_project)
 
     example_project.edit("digits-mlp", "channel: dev ", "channel: staging ")
     apply_ok(mrp, example_project, "digits-mlp")
@@ -126,6 +133,7 @@ def test_promote_through_channels_then_roll_back(example_project, mrp):
     _new_weights(example_project, "1.1.0")
     example_project.edit("digits-mlp", "channel: stable ", "channel: dev ")
     apply_ok(mrp, example_project, "digits-mlp")
+    bench_ok(mrp, example_project)
     for channel in ("staging", "stable"):
         example_project.edit("digits-mlp", "channel: dev " if channel == "staging" else "channel: staging ",
                              f"channel: {channel} ")
@@ -184,6 +192,7 @@ def test_registry_catches_changed_artifacts_without_ledger(example_project, mrp)
 
 def test_stale_saved_plan_is_refused(example_project, mrp, tmp_path):
     apply_ok(mrp, example_project)
+    bench_ok(mrp, example_project)
     repo = example_project.registry / "digits-mlp.git"
     example_project.edit("digits-mlp", "channel: dev ", "channel: staging ")
     plan_file = tmp_path / "plan.json"

@@ -80,7 +80,7 @@ CASES = [
     ("top-level-list", lambda p: _write(p, "- name: digits-mlp\n"), DIGITS, 1, "", ["must be a mapping"]),
     ("duplicate-key", lambda p: _replace(p, "channel: dev", "channel: dev\nchannel: stable"), DIGITS, 7, "channel",
      ["duplicate key `channel`", "line 6"]),
-    ("two-manifests-one-repo", _second_manifest_same_repo, DIGITS, 46,
+    ("two-manifests-one-repo", _second_manifest_same_repo, DIGITS, 47,
      "targets.huggingface.repo", ["acme/digits-mlp", "also used by models/diabetes-progression.yaml"]),
     ("name-mismatch", lambda p: _replace(p, "name: digits-mlp", "name: digits"), DIGITS, 4, "name",
      ["differs from the file name"]),

@@ -191,7 +191,7 @@ def test_major_bump_needs_migration_note(released, mrp):
     released.edit("digits-mlp", "version: 1.0.0", "version: 2.0.0")
 
     without = mrp("-C", released.root, "validate")
-    released.edit("digits-mlp", "gates:\n", "migration: top_k is now a float; round it before calling.\ngates:\n")
+    released.edit("digits-mlp", "migration: null", "migration: top_k is now a float; round it before calling.")
     with_note = mrp("-C", released.root, "plan", "digits-mlp")
 
     assert without.exit_code == 1
@@ -203,8 +203,9 @@ def test_major_bump_needs_migration_note(released, mrp):
 def test_migration_and_deprecations_in_card(released, mrp):
     edit_file(released, DIGITS / "predict.py", "        top_k: int = Input(", "        top_k: float = Input(")
     released.edit("digits-mlp", "version: 1.0.0", "version: 2.0.0")
-    released.edit("digits-mlp", "gates:\n", "migration: top_k is now a float.\ndeprecations:\n"
-                  "  - {version: 1.0.0, deprecated_on: 2026-12-04, note: Move to 2.0.0}\ngates:\n")
+    released.edit("digits-mlp", "migration: null", "migration: top_k is now a float.")
+    released.edit("digits-mlp", "deprecations: []",
+                  "deprecations:\n  - {version: 1.0.0, deprecated_on: 2026-12-04, note: Move to 2.0.0}")
 
     assert mrp("-C", released.root, "apply", "--yes", "digits-mlp").exit_code == 0
 

@@ -109,6 +109,15 @@ class Card(StrictModel):
     pipeline_tag: str | None = None
     library_name: str | None = None
     base_model: str | None = Field(None, description="Repository id of the model this one derives from")
+    base_model_license: str | None = Field(None, description="License identifier of base_model, e.g. llama3.1")
+
+    @field_validator("base_model_license")
+    @classmethod
+    def _base_license(cls, value: str | None) -> str | None:
+        if value is not None and value not in HUB_LICENSES:
+            raise PydanticCustomError("license_id", "{value} is not a Hugging Face license identifier",
+                                      {"value": repr(value)})
+        return value
 
 
 class LocalTarget(StrictModel):
@@ -218,6 +227,8 @@ class BenchmarkSettings(StrictModel):
 class Regression(StrictModel):
     max_slowdown: float = Field(gt=1.0, description="Largest accepted ratio of p50 latency to the previous release")
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    noise_floor_ms: float = Field(0.1, ge=0, description="Slowdowns of the median smaller than this count as "
+                                  "timer noise, whatever their ratio")
 
 
 class Gates(StrictModel):

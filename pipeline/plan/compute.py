@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from pipeline.gates.results import GateResult
 from pipeline.plan.model import (
     Action,
     DesiredState,
@@ -31,8 +32,13 @@ from pipeline.plan.model import (
 from pipeline.versioning import Bump, channel_below, channels_up_to, compare, is_version, next_version
 
 
-def compute_plan(desired: Sequence[DesiredState], live: Mapping[tuple[str, str], LiveState]) -> Plan:
-    """Diff each desired state against the live state of the same target and model."""
+def compute_plan(desired: Sequence[DesiredState], live: Mapping[tuple[str, str], LiveState],
+                 gates: Mapping[str, Sequence[GateResult]] | None = None) -> Plan:
+    """Diff each desired state against the live state of the same target and model.
+
+    ``gates`` holds each model's gate results; a version moves up to staging or
+    stable only when none of them blocks. Rollbacks need no gate.
+    """
     actions: list[Action] = []
     violations: list[Violation] = []
     summaries: dict[str, ModelSummary] = {}
@@ -44,7 +50,7 @@ def compute_plan(desired: Sequence[DesiredState], live: Mapping[tuple[str, str],
         used_live.append(have)
         if not have.readable:
             continue
-        found_actions, found_violations = _diff(want, have)
+        found_actions, found_violations = _diff(want, have, (gates or {}).get(want.model, ()))
         actions.extend(found_actions)
         violations.extend(found_violations)
 
@@ -58,7 +64,8 @@ def compute_plan(desired: Sequence[DesiredState], live: Mapping[tuple[str, str],
     )
 
 
-def _diff(want: DesiredState, have: LiveState) -> tuple[list[Action], list[Violation]]:
+def _diff(want: DesiredState, have: LiveState,
+          gates: Sequence[GateResult]) -> tuple[list[Action], list[Violation]]:
     actions: list[Action] = []
     violations: list[Violation] = []
 
@@ -75,7 +82,7 @@ def _diff(want: DesiredState, have: LiveState) -> tuple[list[Action], list[Viola
         violations.extend(_immutable(want, released.artifacts_digest, released.card_digest))
 
     actions.extend(_settings(want, have))
-    channel_actions, channel_violations = _channels(want, have)
+    channel_actions, channel_violations = _channels(want, have, gates)
     return actions + channel_actions, violations + channel_violations
 
 
@@ -105,7 +112,8 @@ def _settings(want: DesiredState, have: LiveState) -> Iterable[Action]:
             yield _action(want, Resource.SETTING, Kind.CREATE, key, None, value, "not set on this target yet")
 
 
-def _channels(want: DesiredState, have: LiveState) -> tuple[list[Action], list[Violation]]:
+def _channels(want: DesiredState, have: LiveState,
+              gates: Sequence[GateResult]) -> tuple[list[Action], list[Violation]]:
     actions: list[Action] = []
     violations: list[Violation] = []
     for channel in channels_up_to(want.channel):
@@ -122,6 +130,12 @@ def _channels(want: DesiredState, have: LiveState) -> tuple[list[Action], list[V
                 f"({below} is at {have.channels.get(below) or 'no version'}). Release it to {below} first "
                 f"(channel: {below}), apply, then promote it in a later change",
             ))
+            continue
+
+        blocking = [result for result in gates if result.blocks]
+        if not rollback and channel != "dev" and blocking:
+            violations.extend(Violation(want.target, want.model, f"{want.version} cannot enter {channel}: gate {result}")
+                              for result in blocking)
             continue
 
         if rollback:

@@ -157,6 +157,7 @@ class ModelSummary:
     channel: str
     source: str
     bump: str = ""
+    gates: tuple[Mapping[str, str], ...] = ()  # {"gate", "status", "message"} per gate
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import IO
 
 from pipeline.plan.model import Action, Kind, Plan, Resource
@@ -43,6 +44,11 @@ def render_terminal(plan: Plan, stream: IO[str]) -> None:
                                     (f"  ({summary.source})", "dim")))
         if summary.bump:
             console.print(f"    version: {summary.bump}", style="dim")
+        if summary.gates:
+            console.print(f"    gates: {_gate_cell(summary.gates)}", style="dim")
+        for gate in summary.gates:
+            if gate["status"] != "pass":
+                console.print(f"      {gate['gate']} {gate['status']}: {gate['message']}", style="yellow")
         actions = plan.actions_for(summary.name)
         unread = [state for state in plan.unread if state.model == summary.name]
         if not actions and not unread:
@@ -68,7 +74,8 @@ def _terminal_line(action: Action) -> object:
 
 def render_markdown(plan: Plan) -> str:
     lines = [MARKDOWN_MARKER, f"**{summary_line(plan)}**", ""]
-    lines += ["| model | version | channel | changes | version check |", "| --- | --- | --- | --- | --- |"]
+    lines += ["| model | version | channel | changes | version check | gates |",
+              "| --- | --- | --- | --- | --- | --- |"]
     for summary in plan.models:
         actions = plan.actions_for(summary.name)
         moves = [action for action in actions if action.resource is Resource.CHANNEL]
@@ -78,7 +85,8 @@ def render_markdown(plan: Plan) -> str:
             changes += f"{' and ' if changes else ''}{others} other action{'s' if others != 1 else ''}"
         changes = changes or "no changes"
         bump = summary.bump.replace("|", "\\|") or "-"
-        lines.append(f"| `{summary.name}` | {summary.version} | {summary.channel} | {changes} | {bump} |")
+        lines.append(f"| `{summary.name}` | {summary.version} | {summary.channel} | {changes} | {bump} | "
+                     f"{_gate_cell(summary.gates)} |")
     if plan.violations:
         lines += ["", "**Release rules broken:**", ""]
         lines += [f"- {violation}" for violation in plan.violations]
@@ -91,6 +99,14 @@ def render_markdown(plan: Plan) -> str:
                   f"{action.describe()}  # {action.reason}" for action in plan.actions]
         lines += ["```", "", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+def _gate_cell(gates: tuple[Mapping[str, str], ...]) -> str:
+    if not gates:
+        return "-"
+    passing = sum(gate["status"] == "pass" for gate in gates)
+    others = [f"{gate['gate']} {gate['status']}" for gate in gates if gate["status"] != "pass"]
+    return f"{passing}/{len(gates)} pass" + (f"; {', '.join(others)}" if others else "")
 
 
 def _markdown_move(action: Action) -> str:
