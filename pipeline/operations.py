@@ -209,6 +209,10 @@ def apply(
 
         if current.violations:
             raise PlanError([str(violation) for violation in current.violations])
+        if current.unread:
+            unread = "; ".join(f"{state.target} {state.model}: {state.reason}" for state in current.unread)
+            raise MrpError(f"cannot apply while live state is not read: {unread}. Fix the credentials or leave "
+                           "that target out with --target")
         if not current.has_changes or not confirm(current):
             return current, None
         return current, execute(current, workspace.releases, workspace.targets, ledger, on_action)

@@ -1,0 +1,331 @@
+"""``ReplicateTarget``: the ``Target`` protocol on Replicate.
+
+Live state per model is the model (``exists=False`` when it is missing) and
+its versions that the ledger maps to semantic versions. Per channel it adds
+the deployment ``NAME-CHANNEL``: its current version, as a semantic version or
+as ``unknown version <id>`` when the ledger has no such id, and its hardware
+and instance bounds as the setting ``deployment.CHANNEL``.
+
+A deployment is created by its channel's first move, with the channel's
+settings, because Replicate cannot create a deployment without a version.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from replicate.deployment import Deployment
+from replicate.exceptions import ReplicateError
+from replicate.version import Versions
+
+from pipeline.config import Project
+from pipeline.errors import TargetError
+from pipeline.ledger import Ledger
+from pipeline.manifest.schema import CHANNELS, Manifest
+from pipeline.plan.model import Action, DesiredState, Kind, LiveState, LiveVersion, Resource
+from pipeline.release import Release
+from pipeline.targets.base import ActionResult
+from pipeline.targets.replicate.api import TARGET, Api, describe
+from pipeline.targets.replicate.deployments import (
+    SETTING_PREFIX,
+    channel_of_setting,
+    configuration_of,
+    deployment_name,
+    deployment_settings,
+    read_current_release,
+)
+from pipeline.targets.replicate.ids import VersionIds
+from pipeline.targets.replicate.push import push, push_mode
+from pipeline.versioning import channels_up_to
+
+logger = logging.getLogger(__name__)
+
+UNREADABLE_STATUSES = (401, 403)
+T = TypeVar("T")
+
+
+class ReplicateTarget:
+    name = TARGET
+
+    def __init__(self, project: Project, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = os.environ if environ is None else environ
+        self.ids = VersionIds(Ledger(project.ledger_dir, None))
+        self._api: Api | None = None
+
+    def describes(self, manifest: Manifest) -> bool:
+        return manifest.targets.replicate is not None
+
+    def desired_state(self, release: Release) -> DesiredState:
+        # NOTE: visibility, description and hardware of the model apply only when it is created;
+        # the plan does not compare them afterwards.
+        manifest = release.manifest
+        settings = {f"{SETTING_PREFIX}{channel}": deployment_settings(manifest, channel)
+                    for channel in channels_up_to(manifest.channel)}
+        return DesiredState(
+            target=self.name,
+            model=release.name,
+            version=manifest.release_version,
+            channel=manifest.channel,
+            artifacts_digest=release.artifacts.digest,
+            card_digest=release.card_digest,
+            settings=settings,
+            source=release.source,
+        )
+
+    @contextmanager
+    def lock(self, timeout_s: float) -> Iterator[None]:
+        """Hold nothing: Replicate has no lock, and each write first checks the state it changes."""
+        yield
+
+    def api(self) -> Api:
+        """Build the client on first use, checking the token and the push method before any request."""
+        if self._api is None:
+            push_mode(self.environ)
+            self._api = Api(self.environ)
+        return self._api
+
+    # Reading
+
+    def read(self, releases: Sequence[Release]) -> list[LiveState]:
+        if not releases:
+            return []
+        api = self.api()
+        try:
+            rejection = self._check_account(api)
+            if rejection is not None:
+                return [LiveState(self.name, release.name, readable=False, reason=rejection) for release in releases]
+            return [self._read_one(api, release) for release in releases]
+        finally:
+            api.close_connections()
+
+    def _check_account(self, api: Api) -> str | None:
+        """Read the account, so that a rejected token shows before any model is read; return why it was rejected."""
+        with api.errors("account", "read the account of REPLICATE_API_TOKEN"):
+            try:
+                account = api.client.accounts.current()
+            except ReplicateError as error:
+                if error.status not in UNREADABLE_STATUSES:
+                    raise
+                return f"REPLICATE_API_TOKEN was rejected ({describe(error)}); set a valid API token"
+        logger.info("%s: reading as account %s", self.name, account.username)
+        return None
+
+    def _read_one(self, api: Api, release: Release) -> LiveState:
+        owner, name = model_id(release.manifest)
+        with api.errors(release.name, f"read model {owner}/{name}"):
+            try:
+                model = api.client.models.get(owner, name)
+            except ReplicateError as error:
+                if error.status == 404:
+                    return LiveState(self.name, release.name, exists=False)
+                if error.status in UNREADABLE_STATUSES:
+                    return LiveState(self.name, release.name, readable=False,
+                                     reason=f"model {owner}/{name} cannot be read: {describe(error)}")
+                raise
+            page = model.versions.list()
+
+        known = self.ids.ids(release.name)
+        live_ids = {version.id for version in page.results}
+        if page.next is not None:
+            live_ids |= self._confirm_ids(api, release.name, owner, name, set(known.values()) - live_ids)
+        versions = {
+            version: LiveVersion(version, record.get("artifacts_digest"), record.get("card_digest"), known[version])
+            for version, record in self.ids.records(release.name).items()
+            if known.get(version) in live_ids
+        }
+
+        channels: dict[str, str | None] = {}
+        settings: dict[str, Any] = {}
+        for channel in CHANNELS:
+            current = read_current_release(api, release.name, owner, deployment_name(name, channel))
+            if current is None:
+                continue
+            channels[channel] = self.ids.version_of(release.name, channel, current.version, known)
+            settings[f"{SETTING_PREFIX}{channel}"] = configuration_of(current)
+        return LiveState(self.name, release.name, exists=True, versions=versions, channels=channels,
+                         settings=settings)
+
+    def _confirm_ids(self, api: Api, model: str, owner: str, name: str, ids: set[str]) -> set[str]:
+        """Look up ledger ids beyond the first page of versions, which the client does not page through."""
+        found = set()
+        for version_id in sorted(ids):
+            with api.errors(model, f"read version {version_id} of {owner}/{name}"):
+                try:
+                    Versions(api.client, (owner, name)).get(version_id)
+                except ReplicateError as error:
+                    if error.status != 404:
+                        raise
+                    continue
+            found.add(version_id)
+        return found
+
+    # Applying
+
+    def apply(self, action: Action, release: Release) -> ActionResult:
+        api = self.api()
+        try:
+            return self._apply(api, action, release)
+        finally:
+            api.close_connections()
+
+    def _apply(self, api: Api, action: Action, release: Release) -> ActionResult:
+        owner, name = model_id(release.manifest)
+        if action.resource is Resource.REPOSITORY:
+            return self._create_model(api, release, owner, name)
+        if action.resource is Resource.VERSION:
+            return self._publish_version(api, action, release, owner, name)
+        if action.resource is Resource.SETTING and action.kind is not Kind.DELETE:
+            return self._write_settings(api, action, release, owner, name)
+        if action.resource is Resource.CHANNEL:
+            return self._move_channel(api, action, release, owner, name)
+        raise TargetError(self.name, release.name, f"cannot apply {action.describe()} on Replicate")
+
+    def _create_model(self, api: Api, release: Release, owner: str, name: str) -> ActionResult:
+        settings = release.manifest.targets.replicate
+        step = f"create model {owner}/{name}"
+
+        def exists() -> bool | None:
+            return True if self._model_exists(api, owner, name) else None
+
+        def send() -> object:
+            return api.client.models.create(owner, name, visibility=settings.visibility, hardware=settings.hardware,
+                                            description=settings.description or release.manifest.description)
+
+        with api.errors(release.name, step):
+            if exists():
+                return ActionResult(f"{owner}/{name}")
+            api.write(release.name, step, _tolerating_conflict(send, exists), exists)
+        logger.info("%s: created model %s/%s (%s, %s)", self.name, owner, name, settings.visibility,
+                    settings.hardware)
+        return ActionResult(f"{owner}/{name}")
+
+    def _model_exists(self, api: Api, owner: str, name: str) -> bool:
+        try:
+            api.client.models.get(owner, name)
+        except ReplicateError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    def _publish_version(self, api: Api, action: Action, release: Release, owner: str, name: str) -> ActionResult:
+        expected = action.after or {}
+        if expected.get("artifacts_digest") != release.artifacts.digest:
+            raise TargetError(self.name, release.name,
+                              f"the artifacts of {action.key} changed after the plan was computed "
+                              f"(plan: {expected.get('artifacts_digest')}, now: {release.artifacts.digest}); "
+                              "run mrp plan again")
+
+        # NOTE: with cog, a crash between the push and the ledger write makes the next apply push again;
+        # Replicate then gets the same version only when the image build is reproducible.
+        version_id = push(api, push_mode(self.environ), release, owner, name)
+        with api.errors(release.name, f"read back version {version_id} of {owner}/{name}"):
+            try:
+                Versions(api.client, (owner, name)).get(version_id)
+            except ReplicateError as error:
+                if error.status != 404:
+                    raise
+                raise TargetError(self.name, release.name,
+                                  f"the push reported version {version_id}, but {owner}/{name} has no such "
+                                  "version; nothing was deployed. Check the push output and run mrp apply "
+                                  "again") from error
+        logger.info("%s: pushed %s %s as version %s", self.name, release.name, action.key, version_id)
+        return ActionResult(version_id)
+
+    def _write_settings(self, api: Api, action: Action, release: Release, owner: str, name: str) -> ActionResult:
+        channel = channel_of_setting(action.key, release.name)
+        deployment = deployment_name(name, channel)
+        expected_settings = dict(action.after)
+        step = f"update deployment {owner}/{deployment} to {expected_settings}"
+
+        def landed() -> Deployment.Release | None:
+            current = read_current_release(api, release.name, owner, deployment)
+            return current if current is not None and configuration_of(current) == expected_settings else None
+
+        current = read_current_release(api, release.name, owner, deployment)
+        if current is None:
+            logger.info("%s: deployment %s/%s does not exist yet; moving channel %s creates it with %s",
+                        self.name, owner, deployment, channel, expected_settings)
+            return ActionResult(None)
+        if configuration_of(current) != expected_settings:
+            with api.errors(release.name, step):
+                api.write(release.name, step,
+                          lambda: api.client.deployments.update(owner, deployment, **expected_settings), landed)
+            current = landed()
+            if current is None:
+                raise TargetError(self.name, release.name, f"{step}: the deployment does not show the new "
+                                  "settings after the update; run mrp plan to see its state")
+        return ActionResult(f"{owner}/{deployment} release {current.number}")
+
+    def _move_channel(self, api: Api, action: Action, release: Release, owner: str, name: str) -> ActionResult:
+        channel = action.key
+        deployment = deployment_name(name, channel)
+        version_id = self.ids.id_of(release.name, action.after)
+        if version_id is None:
+            raise TargetError(self.name, release.name,
+                              f"cannot move {channel} to {action.after}: the ledger has no Replicate version id "
+                              "for it; run mrp apply again so the version is pushed first")
+
+        def landed() -> Deployment.Release | None:
+            current = read_current_release(api, release.name, owner, deployment)
+            return current if current is not None and current.version == version_id else None
+
+        current = read_current_release(api, release.name, owner, deployment)
+        if current is not None and current.version == version_id:
+            return ActionResult(f"{owner}/{deployment} release {current.number}")
+        self._check_unmoved(action, release.name, f"{owner}/{deployment}", current)
+
+        if current is None:
+            step = f"create deployment {owner}/{deployment} at {action.after}"
+            body = {"name": deployment, "model": f"{owner}/{name}", "version": version_id,
+                    **deployment_settings(release.manifest, channel)}
+            send = _tolerating_conflict(lambda: api.client.deployments.create(**body), landed)
+        else:
+            step = f"move deployment {owner}/{deployment} to {action.after}"
+            send = lambda: api.client.deployments.update(owner, deployment, version=version_id)  # noqa: E731
+        with api.errors(release.name, step):
+            api.write(release.name, step, send, landed)
+            confirmed = landed()
+        if confirmed is None:
+            raise TargetError(self.name, release.name, f"{step}: the deployment does not run version {version_id} "
+                              "after the update; run mrp plan to see its state")
+        logger.info("%s: %s/%s runs %s (%s), release %d", self.name, owner, deployment, action.after, version_id,
+                    confirmed.number)
+        return ActionResult(f"{owner}/{deployment} release {confirmed.number}")
+
+    def _check_unmoved(self, action: Action, model: str, deployment: str, current: Deployment.Release | None) -> None:
+        """Raise when the deployment is not where the plan found it, so a concurrent change is never overwritten."""
+        expected = None if action.before is None else self.ids.id_of(model, action.before)
+        found = None if current is None else current.version
+        if action.before is None and found is None:
+            return
+        if expected is not None and found == expected:
+            return
+        raise TargetError(self.name, model,
+                          f"deployment {deployment} changed while this apply ran (expected {action.before or 'none'}, "
+                          f"found {found or 'no deployment'}); run mrp plan again")
+
+
+def model_id(manifest: Manifest) -> tuple[str, str]:
+    owner, _, name = manifest.targets.replicate.model.partition("/")
+    return owner, name
+
+
+def _tolerating_conflict(send: Callable[[], T], landed: Callable[[], T | None]) -> Callable[[], T]:
+    """Wrap a create so that a 409 for a resource already in the expected_settings state counts as success."""
+    def attempt() -> T:
+        try:
+            return send()
+        except ReplicateError as error:
+            if error.status != 409:
+                raise
+            done = landed()
+            if done is None:
+                raise
+            return done
+
+    return attempt
