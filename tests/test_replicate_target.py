@@ -380,6 +380,17 @@ def test_rejected_token_reads_nothing(rehearsal: Rehearsal, mrp):
     assert rehearsal.emulator.requests.count() == 1
 
 
+def test_apply_refuses_unread_state(rehearsal: Rehearsal, mrp):
+    rehearsal.app.inner = type(rehearsal.app.inner)(tokens={"r8_another-token": "acme"})
+
+    result = mrp("-C", rehearsal.project.root, "apply", "--yes", "--target", "replicate")
+
+    assert result.exit_code == 1
+    assert "cannot apply while live state is not read: replicate diabetes-progression: REPLICATE_API_TOKEN was" \
+        in result.stderr
+    assert rehearsal.emulator.requests.count(method="POST") == 0
+
+
 @pytest.mark.parametrize("current_release", [None, {"number": 1, "model": "acme/digits-mlp"}])
 def test_unexpected_deployment_fails_closed(rehearsal: Rehearsal, mrp, current_release):
     apply_replicate(mrp, rehearsal.project)
