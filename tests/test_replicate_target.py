@@ -362,10 +362,14 @@ def test_persistent_throttling_gives_up(rehearsal: Rehearsal, mrp):
 def test_missing_token_names_variable(rehearsal: Rehearsal, mrp, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("REPLICATE_API_TOKEN")
 
-    result = plan_replicate(mrp, rehearsal.project)
+    planned = plan_replicate(mrp, rehearsal.project)
+    applied = mrp("-C", rehearsal.project.root, "apply", "--yes", "--target", "replicate")
 
-    assert result.exit_code == 1
-    assert "REPLICATE_API_TOKEN is not set" in result.stderr
+    assert planned.exit_code == 0
+    assert "not read: no credentials (REPLICATE_API_TOKEN is not set)" in planned.stdout
+    assert "create repository" not in planned.stdout
+    assert applied.exit_code == 1
+    assert "REPLICATE_API_TOKEN is not set" in applied.stderr
     assert rehearsal.emulator.requests.entries() == []
 
 

@@ -29,7 +29,7 @@ from pipeline.manifest.schema import CHANNELS, Manifest
 from pipeline.plan.model import Action, DesiredState, Kind, LiveState, LiveVersion, Resource
 from pipeline.release import Release
 from pipeline.targets.base import ActionResult
-from pipeline.targets.replicate.api import TARGET, Api, describe
+from pipeline.targets.replicate.api import TARGET, TOKEN_VARIABLE, Api, describe
 from pipeline.targets.replicate.deployments import (
     SETTING_PREFIX,
     channel_of_setting,
@@ -93,6 +93,10 @@ class ReplicateTarget:
     def read(self, releases: Sequence[Release]) -> list[LiveState]:
         if not releases:
             return []
+        if not self.environ.get(TOKEN_VARIABLE, "").strip():
+            # A pull request from a fork runs without secrets: report the state as not read, never as missing.
+            reason = f"not read: no credentials ({TOKEN_VARIABLE} is not set)"
+            return [LiveState(self.name, release.name, readable=False, reason=reason) for release in releases]
         api = self.api()
         try:
             rejection = self._check_account(api)
