@@ -12,6 +12,7 @@ from pipeline.targets.base import Target
 # so commands that need no target never load a platform client.
 TARGETS = {
     "local": "pipeline.targets.local:LocalTarget",
+    "huggingface": "pipeline.targets.huggingface:HuggingFaceTarget",
     "replicate": "pipeline.targets.replicate:ReplicateTarget",
 }
 
