@@ -158,7 +158,7 @@ def test_ten_percent_slowdown_fails_regression(example_project, mrp):
     result = mrp("-C", example_project.root, "bench", "digits-mlp")
 
     assert result.exit_code == 1
-    assert "regression fail: p50 latency ratio to 1.0.1 is 1.0" in result.stdout
+    assert "regression fail: p50 latency ratio to 1.0.1 is 1." in result.stdout
 
 
 def test_identical_runs_never_fail_regression(example_project):
