@@ -63,13 +63,26 @@ def cli(ctx: click.Context, project_dir: Path | None, verbose: int) -> None:
 @cli.command()
 @_project_options
 @click.argument("models", nargs=-1)
+@click.option("--format", "output_format", type=click.Choice(["terminal", "github"]), default="terminal",
+              show_default=True, help="github: one ::error annotation per problem on stdout, for Actions.")
 @click.pass_context
-def validate(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...], registry: str | None) -> None:
-    """Check manifests and artifacts without contacting any target."""
+def validate(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...], registry: str | None,
+             output_format: str) -> None:
+    """Check manifests, versions, policy gates and artifacts without contacting any target."""
     from pipeline import operations
+    from pipeline.errors import ManifestError
+    from pipeline.github import annotation
 
     project = _project(ctx, targets, registry)
-    loaded = operations.validate(project, models)
+    try:
+        loaded = operations.validate(project, models)
+    except ManifestError as error:
+        if output_format != "github":
+            raise
+        for problem in error.problems:
+            click.echo(annotation(problem))
+        click.echo(f"{len(error.problems)} problems found.", err=True)
+        ctx.exit(EXIT_ERROR)
     click.echo(f"{len(loaded)} manifest{'s' if len(loaded) != 1 else ''} valid: "
                + ", ".join(f"{item.name} {item.manifest.version} ({item.manifest.channel})" for item in loaded))
 
@@ -82,26 +95,42 @@ def validate(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ..
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also save the plan as JSON with the live state it was computed from, for apply --plan.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@click.option("--changed-since", metavar="REF",
+              help="Plan only models whose manifest, artifacts or eval set changed since REF (e.g. origin/main).")
+@click.option("--include-drift", is_flag=True,
+              help="With --changed-since, also plan models whose live state differs from their manifest.")
 @click.pass_context
 def plan(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...], registry: str | None,
-         output_format: str, out_file: Path | None, detailed_exitcode: bool) -> None:
+         output_format: str, out_file: Path | None, detailed_exitcode: bool, changed_since: str | None,
+         include_drift: bool) -> None:
     """Show what apply would change on each target."""
     from pipeline import operations
+    from pipeline.github import append_step_summary
     from pipeline.plan import render
 
+    if include_drift and not changed_since:
+        raise click.UsageError("--include-drift works with --changed-since; without it every model is planned")
     project = _project(ctx, targets, registry)
     workspace = operations.open_workspace(project, models)
-    result = operations.plan(workspace)
+    if changed_since:
+        result, changed = operations.plan_changed(workspace, changed_since, include_drift)
+        click.echo(f"planning the models changed between {changed_since} and {changed.head}: "
+                   f"{', '.join(sorted(changed.names)) or 'none'}", err=True)
+        if changed.deleted:
+            click.echo(f"manifests deleted since {changed_since}: {', '.join(sorted(changed.deleted))}; "
+                       "their releases stay on the targets", err=True)
+    else:
+        result = operations.plan(workspace)
 
     if out_file is not None:
         out_file.write_text(render.render_json(result), encoding="utf-8")
     if output_format == "json":
         click.echo(render.render_json(result), nl=False)
     elif output_format == "markdown":
-        markdown = render.render_markdown(result)
-        click.echo(markdown, nl=False)
+        click.echo(render.render_markdown(result), nl=False)
     else:
         render.render_terminal(result, sys.stdout)
+    append_step_summary(render.render_markdown(result, limit=render.STEP_SUMMARY_LIMIT))
 
     if result.violations:
         ctx.exit(EXIT_ERROR)

@@ -31,6 +31,7 @@ from pipeline.targets.base import ActionResult, Target
 from pipeline.version_rules import check_policies, check_versions
 
 if TYPE_CHECKING:
+    from pipeline.changes import ChangedModels
     from pipeline.gates.bench import BenchReport
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,30 @@ def read_live(workspace: Workspace) -> dict[tuple[str, str], LiveState]:
     with ThreadPoolExecutor(max_workers=max(1, len(workspace.targets))) as pool:
         results = list(pool.map(read, workspace.targets.values()))
     return {(state.target, state.model): state for states in results for state in states}
+
+
+def plan_changed(workspace: Workspace, ref: str, include_drift: bool = False) -> tuple[Plan, ChangedModels]:
+    """Plan the models changed since ``ref``, and with ``include_drift`` also those whose live state drifted."""
+    from pipeline.changes import changed_models
+
+    changed = changed_models(workspace.project, ref, [release.loaded for release in workspace.releases.values()])
+    if include_drift:
+        full = plan(workspace)
+        keep = set(changed.names) | {action.model for action in full.actions} | {
+            state.model for state in full.unread}
+        return _only_models(full, keep), changed
+    subset = replace(workspace, releases={name: release for name, release in workspace.releases.items()
+                                          if name in changed.names})
+    return plan(subset), changed
+
+
+def _only_models(full: Plan, names: set[str]) -> Plan:
+    return replace(
+        full,
+        actions=tuple(action for action in full.actions if action.model in names),
+        violations=tuple(violation for violation in full.violations if violation.model in names),
+        models=tuple(summary for summary in full.models if summary.name in names),
+    )
 
 
 def plan(workspace: Workspace) -> Plan:

@@ -32,7 +32,7 @@ def test_markdown_plan_has_marker_summary_and_table(example_project, mrp):
 
     lines = result.stdout.splitlines()
     assert lines[0] == "<!-- mrp-plan -->"
-    assert lines[1] == "**Plan: 10 to create, 0 to update, 2 channel moves.**"
+    assert lines[1] == "**Plan: 10 to create, 0 to update, 2 channel moves. Gates: 0 failing, 2 waiting for evidence.**"
     assert any(line.startswith("| `digits-mlp` | 1.0.0 | dev | local dev: - → 1.0.0 and 5 other actions | "
                                "first release | 5/9 pass; benchmark missing, price-cost:dev missing") for line in lines), lines
     assert "<details><summary>All actions</summary>" in lines

@@ -6,10 +6,15 @@ import json
 from collections.abc import Mapping
 from typing import IO
 
-from pipeline.plan.model import Action, Kind, Plan, Resource
+from pipeline.plan.model import Action, Kind, ModelSummary, Plan, Resource
 from pipeline.plan.planfile import plan_to_json
 
 MARKDOWN_MARKER = "<!-- mrp-plan -->"
+COMMENT_LIMIT = 60_000  # GitHub rejects comments over 65,536 characters
+STEP_SUMMARY_LIMIT = 1_000_000  # GitHub's job summary holds up to 1 MiB per step
+MAX_LISTED = 50
+FULL_PLAN_POINTER = ("The full plan is in the job summary and in the plan artifact "
+                     "(mrp plan --format json).")
 _SYMBOLS = {Kind.CREATE: "+", Kind.UPDATE: "~", Kind.DELETE: "-"}
 
 
@@ -56,7 +61,8 @@ def render_terminal(plan: Plan, stream: IO[str]) -> None:
         for action in actions:
             console.print(_terminal_line(action))
         for state in unread:
-            console.print(f"    ? {state.target:<12} not read: {state.reason}", style="yellow")
+            reason = state.reason if state.reason.startswith("not read") else f"not read: {state.reason}"
+            console.print(f"    ? {state.target:<12} {reason}", style="yellow")
     for violation in plan.violations:
         console.print(f"error: {violation}", style="bold red")
     console.print()
@@ -72,33 +78,94 @@ def _terminal_line(action: Action) -> object:
                          (f"  # {action.reason}", "dim"))
 
 
-def render_markdown(plan: Plan) -> str:
-    lines = [MARKDOWN_MARKER, f"**{summary_line(plan)}**", ""]
-    lines += ["| model | version | channel | changes | version check | gates |",
-              "| --- | --- | --- | --- | --- | --- |"]
-    for summary in plan.models:
-        actions = plan.actions_for(summary.name)
-        moves = [action for action in actions if action.resource is Resource.CHANNEL]
-        others = len(actions) - len(moves)
-        changes = ", ".join(_markdown_move(action) for action in moves)
-        if others:
-            changes += f"{' and ' if changes else ''}{others} other action{'s' if others != 1 else ''}"
-        changes = changes or "no changes"
-        bump = summary.bump.replace("|", "\\|") or "-"
-        lines.append(f"| `{summary.name}` | {summary.version} | {summary.channel} | {changes} | {bump} | "
-                     f"{_gate_cell(summary.gates)} |")
-    if plan.violations:
-        lines += ["", "**Release rules broken:**", ""]
-        lines += [f"- {violation}" for violation in plan.violations]
-    if plan.unread:
-        lines += ["", "**Live state not read:**", ""]
-        lines += [f"- {state.target} `{state.model}`: {state.reason}" for state in plan.unread]
+def render_markdown(plan: Plan, limit: int = COMMENT_LIMIT) -> str:
+    """Render the pull-request comment, never longer than ``limit`` characters.
+
+    The marker, the summary and the table stay whole while they fit; the
+    folded details are cut first, with a line that says how many lines were
+    left out and where the full plan is.
+    """
+    head = [MARKDOWN_MARKER, f"**{summary_line(plan)}{_gate_totals(plan)}**", ""]
+    head += ["| model | version | channel | changes | version check | gates |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    rows = [_markdown_row(plan, summary) for summary in plan.models]
+    notes = _markdown_notes(plan)
+    details = []
     if plan.actions:
-        lines += ["", "<details><summary>All actions</summary>", "", "```diff"]
-        lines += [f"{'!' if action.rollback else _SYMBOLS[action.kind]} {action.target} {action.model}: "
-                  f"{action.describe()}  # {action.reason}" for action in plan.actions]
-        lines += ["```", "", "</details>"]
+        details = [f"{'!' if action.rollback else _SYMBOLS[action.kind]} {action.target} {action.model}: "
+                   f"{action.describe()}  # {action.reason}" for action in plan.actions]
+
+    budget = limit - len(FULL_PLAN_POINTER) - 200
+    kept_rows, left_rows = _fit(rows, budget - _length(head) - _length(notes))
+    if left_rows:
+        kept_rows.append(f"| … | {left_rows} more models | | | | |")
+    lines = head + kept_rows + notes
+    if details:
+        opening = ["", "<details><summary>All actions</summary>", "", "```diff"]
+        closing = ["```", "", "</details>"]
+        kept, left = _fit(details, budget - _length(lines) - _length(opening) - _length(closing))
+        lines += opening + kept + closing
+        if left:
+            lines += ["", f"*{left} of {len(details)} action lines left out.* {FULL_PLAN_POINTER}"]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_row(plan: Plan, summary: ModelSummary) -> str:
+    actions = plan.actions_for(summary.name)
+    moves = [action for action in actions if action.resource is Resource.CHANNEL]
+    others = len(actions) - len(moves)
+    changes = ", ".join(_markdown_move(action) for action in moves)
+    if others:
+        changes += f"{' and ' if changes else ''}{others} other action{'s' if others != 1 else ''}"
+    changes = changes or "no changes"
+    bump = _cell(summary.bump) or "-"
+    return f"| `{summary.name}` | {summary.version} | {summary.channel} | {_cell(changes)} | {bump} | " \
+           f"{_cell(_gate_cell(summary.gates))} |"
+
+
+def _markdown_notes(plan: Plan) -> list[str]:
+    notes: list[str] = []
+    if plan.violations:
+        notes += ["", "**Release rules broken:**", ""]
+        notes += [f"- {_cell(str(violation))}" for violation in plan.violations[:MAX_LISTED]]
+        if len(plan.violations) > MAX_LISTED:
+            notes.append(f"- … {len(plan.violations) - MAX_LISTED} more in the full plan")
+    if plan.unread:
+        notes += ["", "**Live state not read:**", ""]
+        notes += [f"- {state.target} `{state.model}`: {_cell(state.reason)}" for state in plan.unread[:MAX_LISTED]]
+        if len(plan.unread) > MAX_LISTED:
+            notes.append(f"- … {len(plan.unread) - MAX_LISTED} more in the full plan")
+    return notes
+
+
+def _gate_totals(plan: Plan) -> str:
+    failing = sum(any(gate["status"] == "fail" for gate in summary.gates) for summary in plan.models)
+    missing = sum(any(gate["status"] in ("missing", "inconclusive") for gate in summary.gates)
+                  for summary in plan.models)
+    if not failing and not missing:
+        return ""
+    return f" Gates: {failing} failing, {missing} waiting for evidence."
+
+
+def _fit(lines: list[str], budget: int) -> tuple[list[str], int]:
+    """Return the leading lines that fit in ``budget`` characters and how many were left out."""
+    kept, used = [], 0
+    for line in lines:
+        if used + len(line) + 1 > budget:
+            return kept, len(lines) - len(kept)
+        kept.append(line)
+        used += len(line) + 1
+    return kept, 0
+
+
+def _length(lines: list[str]) -> int:
+    return sum(len(line) + 1 for line in lines)
+
+
+def _cell(text: str, width: int = 300) -> str:
+    """Make ``text`` safe and short enough for one table cell."""
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _gate_cell(gates: tuple[Mapping[str, str], ...]) -> str:
