@@ -19,6 +19,8 @@ from pipeline.manifest.licenses import HUB_LICENSES
 # The front matter block, with the same pattern as huggingface_hub.repocard (2.4.0).
 FRONT_MATTER = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+# Values the Hub accepts besides ISO 639 codes; published cards such as TheBloke's CodeLlama GGUF use "code".
+LANGUAGE_SPECIAL = frozenset({"code", "multilingual"})
 # A Hub repo id: an optional namespace and a name, each of ASCII letters, digits, '.', '_' and '-'.
 REPO_ID = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 
@@ -28,7 +30,13 @@ def card_metadata(card: str) -> dict[str, Any]:
     match = FRONT_MATTER.search(card)
     if match is None:
         return {}
-    data = yaml.safe_load(match.group(2))
+    try:
+        data = yaml.safe_load(match.group(2))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""  # +1 for 1-based, +1 for the opening ---
+        raise ValueError(f"the card's front matter is not valid YAML{where}: "
+                         f"{getattr(error, 'problem', None) or error}") from error
     return data if isinstance(data, dict) else {"(front matter)": data}
 
 
@@ -65,7 +73,7 @@ def _check_language(language: Any, problems: list[str]) -> None:
     codes = language if isinstance(language, list) else [language]
     for index, code in enumerate(codes):
         field = f"language[{index}]" if isinstance(language, list) else "language"
-        if not isinstance(code, str) or not LANGUAGE_CODE.fullmatch(code):
+        if not isinstance(code, str) or not (LANGUAGE_CODE.fullmatch(code) or code in LANGUAGE_SPECIAL):
             problems.append(f"{field}: {code!r} is not a lowercase ISO 639-1 or 639-3 code such as en or fra")
 
 
