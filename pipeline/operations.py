@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from pathlib import Path
 
 from pipeline.apply import ApplyReport, execute
@@ -65,8 +65,18 @@ def _load_checked(project: Project, names: Sequence[str]) -> tuple[list[LoadedMa
 def open_workspace(project: Project, names: Sequence[str] = ()) -> Workspace:
     loaded, decisions = _load_checked(project, names)
     targets = {name: create_target(name, project) for name in project.targets}
-    releases = {item.name: build_release(item) for item in loaded}
+    releases = {item.name: build_release(item, _evidence_for(project, item)) for item in loaded}
     return Workspace(project, releases, targets, decisions)
+
+
+def _evidence_for(project: Project, loaded: LoadedManifest) -> dict | None:
+    """Return the newest benchmark evidence for this version's exact artifacts, if any."""
+    from pipeline.gates import evidence as evidence_files
+
+    matching = [item for item in evidence_files.read_all(project.ledger_dir, loaded.name)
+                if str(item["version"]) == loaded.manifest.release_version
+                and item.get("artifacts_digest") == loaded.artifacts.digest]
+    return max(matching, key=lambda item: str(item.get("measured_at")), default=None)
 
 
 def desired_states(workspace: Workspace) -> list[DesiredState]:
@@ -224,7 +234,7 @@ def apply(
             stack.enter_context(target.lock(lock_timeout_s))
 
         live = read_live(workspace)
-        ledger.reconcile(live.values())
+        ledger.reconcile(live.values(), lambda model, version: _ledger_fields(workspace, model, version))
         if plan_file is None:
             gates = gate_results(workspace)
             current = with_bumps(compute_plan(desired_states(workspace), live, gates), workspace, gates)
@@ -241,6 +251,14 @@ def apply(
         if not current.has_changes or not confirm(current):
             return current, None
         return current, execute(current, workspace.releases, workspace.targets, ledger, on_action)
+
+
+def _ledger_fields(workspace: Workspace, model: str, version: str) -> dict[str, Any] | None:
+    """Return the ledger fields of ``model`` when this run releases exactly ``version`` of it."""
+    release = workspace.releases.get(model)
+    if release is None or release.manifest.release_version != version:
+        return None
+    return release.ledger_fields()
 
 
 def _check_saved_plan(saved: Plan, workspace: Workspace, live: dict[tuple[str, str], LiveState],

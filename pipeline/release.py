@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from pipeline.artifacts import ArtifactSet
 from pipeline.bump import Snapshot
-from pipeline.cards import card_digest, render_card
+from pipeline.cards import render_card
 from pipeline.manifest.load import LoadedManifest
 from pipeline.manifest.schema import Manifest
 
@@ -74,6 +75,11 @@ def snapshot_of(loaded: LoadedManifest) -> Snapshot:
     )
 
 
-def build_release(loaded: LoadedManifest) -> Release:
-    card = render_card(loaded.manifest)
-    return Release(loaded=loaded, card=card, card_digest=card_digest(card))
+def build_release(loaded: LoadedManifest, evidence: Mapping[str, Any] | None = None) -> Release:
+    """Render the card, with results from ``evidence`` measured on these exact artifacts.
+
+    The card digest covers what the manifest says, not the results, so a
+    version measured after its release does not look changed.
+    """
+    card = render_card(loaded.manifest, evidence)
+    return Release(loaded=loaded, card=card, card_digest=card_inputs_digest(loaded.manifest))

@@ -287,8 +287,8 @@ def test_bad_card_fails_plan_without_requests(hub_rehearsal: HubRehearsal, mrp, 
 
     real_render = pipeline.release.render_card
 
-    def render_with_model_index(manifest):
-        card = real_render(manifest)
+    def render_with_model_index(manifest, evidence=None):
+        card = real_render(manifest, evidence)
         return card.replace("---\n", "---\nmodel-index:\n- name: m\n  results:\n  - task: {type: x}\n"
                             "    dataset: {type: digits data, name: d, config: 8}\n"
                             "    metrics: [{type: accuracy, value: 1}]\n", 1)
