@@ -345,3 +345,21 @@ def test_gpu_benchmark_uses_cuda_timing(example_project, mrp):
     assert evidence["hardware_class"].startswith("gpu:")
     assert evidence["hardware"]["gpu"]["memory_mb"] > 0
     assert evidence["metrics"]["peak_memory_mb"] >= 64  # CUDA max allocated: the 4096 x 4096 float32 weights
+
+
+def test_card_results_come_from_evidence(example_project, mrp):
+    import subprocess
+
+    run_ok(mrp, example_project, "bench", "digits-mlp")
+    run_ok(mrp, example_project, "apply", "--yes")
+
+    def card(model: str) -> str:
+        return subprocess.run(["git", "show", "v1.0.0:README.md"], cwd=example_project.registry / f"{model}.git",
+                              check=True, capture_output=True, text=True).stdout
+
+    accuracy = evidence_of(example_project)["metrics"]["accuracy"]
+    metadata = yaml.safe_load(card("digits-mlp").split("---\n")[1])
+    metrics = {item["type"]: item["value"] for item in metadata["model-index"][0]["results"][0]["metrics"]}
+    assert metrics["accuracy"] == round(accuracy, 6)
+    assert "| Accuracy | 0.9694 |" in card("digits-mlp")
+    assert "model-index" not in card("diabetes-progression")
