@@ -146,9 +146,11 @@ def plan(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...], 
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking; required when stdin is not a terminal.")
 @click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
               help="How long to wait for another apply on the same registry.")
+@click.option("--approve-cost", is_flag=True,
+              help="Allow changes that keep instances running (min_instances above 0), which bill around the clock.")
 @click.pass_context
 def apply(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...], registry: str | None,
-          plan_file: Path | None, yes: bool, lock_timeout: float) -> None:
+          plan_file: Path | None, yes: bool, lock_timeout: float, approve_cost: bool) -> None:
     """Carry out the plan: versions first, then settings, then channel moves."""
     from pipeline import operations
     from pipeline.plan import render
@@ -171,7 +173,7 @@ def apply(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...],
         suffix = f" ({platform_id[:12] if is_commit else platform_id})" if platform_id else ""
         click.echo(f"  done {action.target} {action.model}: {action.describe()}{suffix}")
 
-    current, report = operations.apply(workspace, plan_file, confirm, progress, lock_timeout)
+    current, report = operations.apply(workspace, plan_file, confirm, progress, lock_timeout, approve_cost)
     if not current.has_changes:
         click.echo(render.summary_line(current))
     elif report is None:

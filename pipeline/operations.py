@@ -124,8 +124,42 @@ def _only_models(full: Plan, names: set[str]) -> Plan:
 
 
 def plan(workspace: Workspace) -> Plan:
+    return _compute(workspace, read_live(workspace))
+
+
+def _compute(workspace: Workspace, live: dict[tuple[str, str], LiveState]) -> Plan:
     gates = gate_results(workspace)
-    return with_bumps(compute_plan(desired_states(workspace), read_live(workspace), gates), workspace, gates)
+    computed = compute_plan(desired_states(workspace), live, gates)
+    return with_costs(with_bumps(computed, workspace, gates), workspace)
+
+
+def with_costs(current: Plan, workspace: Workspace) -> Plan:
+    """Attach each setting's change of always-on cost, for targets that bill instances around the clock."""
+    from pipeline.gates.hardware import price_table
+
+    prices = price_table(workspace.project.hardware_prices)
+    actions = []
+    for action in current.actions:
+        daily_cost_change = getattr(workspace.targets.get(action.target), "daily_cost_change", None)
+        if daily_cost_change is not None:
+            action = replace(action, cost_per_day=daily_cost_change(action, prices))
+        actions.append(action)
+    return replace(current, actions=tuple(actions))
+
+
+def check_cost_approved(current: Plan, workspace: Workspace, approve_cost: bool) -> None:
+    """Raise unless every model's added always-on cost is approved by --approve-cost or its manifest."""
+    if approve_cost:
+        return
+    for name, release in workspace.releases.items():
+        added = current.cost_per_day(name)
+        allowed = release.manifest.approved_cost_increase
+        if added > allowed:
+            changes = "; ".join(f"{action.target} {action.describe()} ({action.cost_note()})"
+                                for action in current.actions_for(name) if action.cost_per_day > 0)
+            raise MrpError(f"{name}: this apply adds ${added:,.2f}/day of always-on hardware ({changes}), above the "
+                           f"approved ${allowed:,.2f}/day. Rerun with --approve-cost, or set "
+                           f"approved_cost_increase: {added:g} in {release.source}")
 
 
 def gate_results(workspace: Workspace) -> dict[str, list[GateResult]]:
@@ -222,6 +256,7 @@ def apply(
     confirm: Callable[[Plan], bool] = lambda plan: True,
     on_action: Callable[[Action, ActionResult], None] | None = None,
     lock_timeout_s: float = 30.0,
+    approve_cost: bool = False,
 ) -> tuple[Plan, ApplyReport | None]:
     """Plan (or load a saved plan), confirm, and apply under every target's lock.
 
@@ -236,8 +271,7 @@ def apply(
         live = read_live(workspace)
         ledger.reconcile(live.values(), lambda model, version: _ledger_fields(workspace, model, version))
         if plan_file is None:
-            gates = gate_results(workspace)
-            current = with_bumps(compute_plan(desired_states(workspace), live, gates), workspace, gates)
+            current = _compute(workspace, live)
         else:
             current = load_plan(plan_file)
             _check_saved_plan(current, workspace, live, str(plan_file))
@@ -248,6 +282,7 @@ def apply(
             unread = "; ".join(f"{state.target} {state.model}: {state.reason}" for state in current.unread)
             raise MrpError(f"cannot apply while live state is not read: {unread}. Fix the credentials or leave "
                            "that target out with --target")
+        check_cost_approved(current, workspace, approve_cost)
         if not current.has_changes or not confirm(current):
             return current, None
         return current, execute(current, workspace.releases, workspace.targets, ledger, on_action)

@@ -578,3 +578,50 @@ def test_examples_schema_built_without_import():
 
     assert "predict" not in sys.modules
     assert list(schema["components"]["schemas"]["Input"]["properties"]) == ["pixels", "top_k"]
+
+
+def _always_on_dev(project) -> None:
+    project.edit("digits-mlp", "  dev: &cpu-small-scale\n    sku: cpu\n    min_instances: 0",
+                 "  dev: &cpu-small-scale\n    sku: cpu\n    min_instances: 1")
+
+
+def test_always_on_instances_need_approval(rehearsal: Rehearsal, mrp):
+    _always_on_dev(rehearsal.project)
+
+    planned = plan_replicate(mrp, rehearsal.project, "digits-mlp")
+    refused = mrp("-C", rehearsal.project.root, "apply", "--yes", "--target", "replicate", "digits-mlp")
+    writes_after_refusal = rehearsal.writes()
+    approved = apply_replicate(mrp, rehearsal.project, "digits-mlp", "--approve-cost")
+
+    # cpu costs $0.0001 per second: one instance kept running is $8.64 a day.
+    assert "create setting deployment.dev" in planned.stdout
+    assert "[cost +$8.64/day always on]" in planned.stdout
+    assert "always-on cost +$8.64/day" in planned.stdout
+    assert refused.exit_code == 1
+    assert "digits-mlp: this apply adds $8.64/day of always-on hardware" in refused.stderr
+    assert "Rerun with --approve-cost, or set approved_cost_increase: 8.64 in models/digits-mlp.yaml" in refused.stderr
+    assert writes_after_refusal == []
+    assert "Apply complete" in approved.stdout
+    assert rehearsal.deployment("digits-mlp-dev").current_release.min_instances == 1
+
+
+def test_manifest_approves_cost_increase(rehearsal: Rehearsal, mrp):
+    _always_on_dev(rehearsal.project)
+    rehearsal.project.edit("digits-mlp", "deprecations: []", "approved_cost_increase: 10\ndeprecations: []")
+
+    result = apply_replicate(mrp, rehearsal.project, "digits-mlp")
+
+    assert "Apply complete" in result.stdout
+
+
+def test_lowering_instances_needs_no_approval(rehearsal: Rehearsal, mrp):
+    _always_on_dev(rehearsal.project)
+    apply_replicate(mrp, rehearsal.project, "digits-mlp", "--approve-cost")
+    rehearsal.project.edit("digits-mlp", "    min_instances: 1", "    min_instances: 0")
+
+    planned = plan_replicate(mrp, rehearsal.project, "digits-mlp")
+    applied = apply_replicate(mrp, rehearsal.project, "digits-mlp")
+
+    assert "[cost" not in planned.stdout
+    assert "always-on cost -$8.64/day" in planned.stdout
+    assert "Apply complete" in applied.stdout

@@ -11,6 +11,7 @@ import datetime
 import re
 from functools import cache
 from importlib import resources
+from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
 import semver
@@ -27,6 +28,31 @@ NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9._-]{0,94}[a-z0-9])?$"
 REPO_ID_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?/[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$"
 REPLICATE_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*/[a-z0-9][a-z0-9_.-]*$"
 LANGUAGE_PATTERN = r"^[a-z]{2,3}$"
+MAX_VERSION_LENGTH = 128
+MAX_SHOWN = 80
+
+
+def shown(value: object) -> str:
+    """Return ``repr(value)``, cut to 80 characters so that a huge value cannot flood an error message."""
+    text = repr(value)
+    if len(text) <= MAX_SHOWN:
+        return text
+    return f"{text[:MAX_SHOWN]}... ({len(text)} characters)"
+
+
+def check_repo_name(value: str) -> str:
+    """Apply the Hugging Face Hub's rules for repository names that a pattern cannot express.
+
+    The Hub rejects ``--`` and ``..`` anywhere and a name ending in ``.git``
+    (``huggingface_hub.utils.validate_repo_id``); model names are repository names on every target.
+    """
+    if "--" in value or ".." in value:
+        raise PydanticCustomError("repo_name", "{value} contains -- or ..; repository names may not, so use a "
+                                  "single - or .", {"value": shown(value)})
+    if value.endswith(".git"):
+        raise PydanticCustomError("repo_name", "{value} ends with .git, which repository names may not; "
+                                  "remove the .git suffix", {"value": shown(value)})
+    return value
 
 
 class StrictModel(BaseModel):
@@ -47,7 +73,13 @@ def check_version(value: object) -> str:
             "version_type",
             "expected a version string such as 1.2.0, got {kind} {value}; write three numbers, "
             "quoted if YAML reads it as a number",
-            {"kind": type(value).__name__, "value": repr(value)},
+            {"kind": type(value).__name__, "value": shown(value)},
+        )
+    if len(value) > MAX_VERSION_LENGTH:
+        raise PydanticCustomError(
+            "version_length",
+            "the version is {length} characters long; write one of at most {limit}, such as 1.2.0",
+            {"length": len(value), "limit": MAX_VERSION_LENGTH},
         )
     if value[:1] in ("v", "V") and semver.Version.is_valid(value[1:]):
         raise PydanticCustomError(
@@ -59,7 +91,7 @@ def check_version(value: object) -> str:
         raise PydanticCustomError(
             "version_format",
             "{value} is not a semantic version (MAJOR.MINOR.PATCH, for example 1.2.0 or 2.0.0-rc.1)",
-            {"value": repr(value)},
+            {"value": shown(value)},
         )
     return value
 
@@ -86,7 +118,7 @@ class Interface(StrictModel):
     def _predictor_ref(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[\w./-]+\.py:[A-Za-z_]\w*", value):
             raise PydanticCustomError(
-                "predictor_ref", "expected FILE.py:NAME, e.g. predict.py:Predictor, got {value}", {"value": repr(value)}
+                "predictor_ref", "expected FILE.py:NAME, e.g. predict.py:Predictor, got {value}", {"value": shown(value)}
             )
         return value
 
@@ -115,8 +147,9 @@ class Card(StrictModel):
     @classmethod
     def _base_license(cls, value: str | None) -> str | None:
         if value is not None and value not in HUB_LICENSES:
-            raise PydanticCustomError("license_id", "{value} is not a Hugging Face license identifier",
-                                      {"value": repr(value)})
+            raise PydanticCustomError("license_id", "{value} is not a Hugging Face license identifier; use the "
+                                      "base model's identifier from the Hub, such as llama3.1 or apache-2.0",
+                                      {"value": shown(value)})
         return value
 
 
@@ -125,11 +158,21 @@ class LocalTarget(StrictModel):
 
     repository: str | None = Field(None, pattern=NAME_PATTERN, description="Defaults to the model name")
 
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str | None) -> str | None:
+        return value if value is None else check_repo_name(value)
+
 
 class HuggingFaceTarget(StrictModel):
     repo: str = Field(pattern=REPO_ID_PATTERN, description="namespace/name on the Hub")
     private: bool = False
     gated: Literal[False, "auto", "manual"] = False
+
+    @field_validator("repo")
+    @classmethod
+    def _repo(cls, value: str) -> str:
+        return check_repo_name(value)
 
 
 class ReplicateTarget(StrictModel):
@@ -155,7 +198,7 @@ def check_sku(value: str) -> str:
     if value not in skus:
         raise PydanticCustomError(
             "hardware_sku", "unknown hardware SKU {value}; use one of: {options}",
-            {"value": repr(value), "options": ", ".join(skus)},
+            {"value": shown(value), "options": ", ".join(skus)},
         )
     return value
 
@@ -223,6 +266,17 @@ class BenchmarkSettings(StrictModel):
     warmup: int = Field(5, ge=0)
     concurrency: int = Field(1, ge=1, le=64)
 
+    @field_validator("dataset")
+    @classmethod
+    def _dataset_inside(cls, value: str) -> str:
+        path = PurePosixPath(value)
+        if path.is_absolute() or ".." in path.parts or "\0" in value:
+            raise PydanticCustomError(
+                "dataset_path", "{value} is not a path inside the repository; give the eval set's path relative "
+                "to the repository root, without ..", {"value": shown(value)},
+            )
+        return value
+
 
 class Regression(StrictModel):
     max_slowdown: float = Field(gt=1.0, description="Largest accepted ratio of p50 latency to the previous release")
@@ -284,6 +338,8 @@ class Manifest(StrictModel):
     hardware: Hardware = Field(default_factory=Hardware)
     pricing: Pricing | None = None
     gates: Gates = Field(default_factory=Gates)
+    approved_cost_increase: float = Field(0.0, ge=0, description="USD per day of always-on instances (min_instances "
+                                          "above 0) this manifest may add without apply --approve-cost")
     deprecations: list[Deprecation] = Field(default_factory=list)
     migration: str | None = Field(None, description="How callers move to this major version; required for a major bump")
 
@@ -300,9 +356,14 @@ class Manifest(StrictModel):
                 "license_id",
                 "{value} is not a license identifier the Hugging Face Hub accepts; use one such as "
                 "apache-2.0, mit or cc-by-nc-4.0, or other with license_name and license_link",
-                {"value": repr(value)},
+                {"value": shown(value)},
             )
         return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_repo_name(value)
 
     @model_validator(mode="after")
     def _prerelease_not_stable(self) -> Manifest:

@@ -105,6 +105,7 @@ class Action:
     after: Any
     reason: str
     rollback: bool = False
+    cost_per_day: float = 0.0  # change of always-on hardware cost in USD per day; above 0 needs approval
 
     @property
     def phase(self) -> int:
@@ -119,6 +120,11 @@ class Action:
             return f"{self.kind} setting {self.key}: {_short(self.before)} -> {_short(self.after)}"
         verb = "roll back" if self.rollback else "move"
         return f"{verb} channel {self.key}: {self.before or '(none)'} -> {self.after}"
+
+    def cost_note(self) -> str:
+        if not self.cost_per_day:
+            return ""
+        return f"cost {'+' if self.cost_per_day > 0 else '-'}${abs(self.cost_per_day):,.2f}/day always on"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +141,7 @@ class Action:
             after=data["after"],
             reason=str(data["reason"]),
             rollback=bool(data["rollback"]),
+            cost_per_day=float(data.get("cost_per_day", 0.0)),
         )
 
 
@@ -178,6 +185,9 @@ class Plan:
 
     def actions_for(self, model: str) -> list[Action]:
         return [action for action in self.actions if action.model == model]
+
+    def cost_per_day(self, model: str | None = None) -> float:
+        return sum(action.cost_per_day for action in self.actions if model is None or action.model == model)
 
     def counts(self) -> dict[str, int]:
         """Count actions as the summary line shows them."""

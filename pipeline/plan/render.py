@@ -29,6 +29,9 @@ def summary_line(plan: Plan) -> str:
     if counts["delete"]:
         parts.append(f"{counts['delete']} to delete")
     parts.append(f"{counts['channel']} channel move{'s' if counts['channel'] != 1 else ''}")
+    cost = plan.cost_per_day()
+    if cost:
+        parts.append(f"always-on cost {'+' if cost > 0 else '-'}${abs(cost):,.2f}/day")
     if counts["rollback"]:
         parts.append(f"{counts['rollback']} rollback{'s' if counts['rollback'] != 1 else ''}")
     return "Plan: " + ", ".join(parts) + "."
@@ -74,7 +77,8 @@ def _terminal_line(action: Action) -> object:
 
     symbol = "!" if action.rollback else _SYMBOLS[action.kind]
     style = "red" if action.rollback else {"+": "green", "~": "yellow", "-": "red"}[symbol]
-    return Text.assemble(f"    {symbol} ", (f"{action.target:<12}", "cyan"), (action.describe(), style),
+    cost = (f"  [{action.cost_note()}]", "bold red") if action.cost_per_day > 0 else ("", "")
+    return Text.assemble(f"    {symbol} ", (f"{action.target:<12}", "cyan"), (action.describe(), style), cost,
                          (f"  # {action.reason}", "dim"))
 
 
@@ -93,7 +97,8 @@ def render_markdown(plan: Plan, limit: int = COMMENT_LIMIT) -> str:
     details = []
     if plan.actions:
         details = [f"{'!' if action.rollback else _SYMBOLS[action.kind]} {action.target} {action.model}: "
-                   f"{action.describe()}  # {action.reason}" for action in plan.actions]
+                   f"{action.describe()}{' [' + action.cost_note() + ']' if action.cost_per_day else ''}"
+                   f"  # {action.reason}" for action in plan.actions]
 
     budget = limit - len(FULL_PLAN_POINTER) - 200
     kept_rows, left_rows = _fit(rows, budget - _length(head) - _length(notes))
@@ -119,6 +124,9 @@ def _markdown_row(plan: Plan, summary: ModelSummary) -> str:
         changes += f"{' and ' if changes else ''}{others} other action{'s' if others != 1 else ''}"
     changes = changes or "no changes"
     bump = _cell(summary.bump) or "-"
+    cost = plan.cost_per_day(summary.name)
+    if cost:
+        changes += f" (always-on cost {'+' if cost > 0 else '-'}${abs(cost):,.2f}/day)"
     return f"| `{summary.name}` | {summary.version} | {summary.channel} | {_cell(changes)} | {bump} | " \
            f"{_cell(_gate_cell(summary.gates))} |"
 

@@ -8,6 +8,13 @@ and instance bounds as the setting ``deployment.CHANNEL``.
 
 A deployment is created by its channel's first move, with the channel's
 settings, because Replicate cannot create a deployment without a version.
+
+Reading costs one request per model (its first page of versions, which also
+tells a missing model by 404) plus the deployments: from
+``DEPLOYMENT_LIST_MIN_MODELS`` models of the token's account on, one listing
+of the account's deployments (a page per 100 on the emulator) replaces the
+get per channel per model. Models are read concurrently on at most
+``READ_WORKERS`` threads.
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from replicate.deployment import Deployment
@@ -32,6 +41,7 @@ from pipeline.targets.base import ActionResult
 from pipeline.targets.replicate.api import TARGET, TOKEN_VARIABLE, Api, describe
 from pipeline.targets.replicate.deployments import (
     SETTING_PREFIX,
+    _unreadable,
     channel_of_setting,
     configuration_of,
     deployment_name,
@@ -45,7 +55,16 @@ from pipeline.versioning import channels_up_to
 logger = logging.getLogger(__name__)
 
 UNREADABLE_STATUSES = (401, 403)
+# Concurrent model reads of one plan; each holds one connection of the transport's pool (httpx keeps up to 100).
+READ_WORKERS = 16
+# From this many models of the token's account on, the plan lists the account's deployments instead of
+# getting each channel's deployment. Below it the gets cost at most 27 requests, while a listing costs a
+# page per 100 deployments of the whole account, however few of them the plan reads.
+DEPLOYMENT_LIST_MIN_MODELS = 10
 T = TypeVar("T")
+Item = TypeVar("Item")
+# Deployments by name, as listed for the token's account; None when they were not listed.
+Listed = dict[str, Deployment] | None
 
 
 class ReplicateTarget:
@@ -76,6 +95,23 @@ class ReplicateTarget:
             source=release.source,
         )
 
+    def daily_cost_change(self, action: Action, prices: Mapping[str, Any]) -> float:
+        """Return how much a deployment setting changes the always-on cost, in USD per day.
+
+        Instances kept running by ``min_instances`` bill around the clock, so
+        their cost is instances x price per second x 86,400 seconds.
+        """
+        if action.resource is not Resource.SETTING or not action.key.startswith(SETTING_PREFIX):
+            return 0.0
+
+        def always_on(settings: Any) -> float:
+            if not isinstance(settings, Mapping):
+                return 0.0
+            price = prices["hardware"].get(settings.get("hardware"), {}).get("usd_per_second", 0.0)
+            return float(settings.get("min_instances", 0)) * price * 86_400
+
+        return round(always_on(action.after) - always_on(action.before), 2)
+
     @contextmanager
     def lock(self, timeout_s: float) -> Iterator[None]:
         """Hold nothing: Replicate has no lock, and each write first checks the state it changes."""
@@ -99,30 +135,60 @@ class ReplicateTarget:
             return [LiveState(self.name, release.name, readable=False, reason=reason) for release in releases]
         api = self.api()
         try:
-            rejection = self._check_account(api)
-            if rejection is not None:
+            username, rejection = self._read_account(api)
+            if username is None:
                 return [LiveState(self.name, release.name, readable=False, reason=rejection) for release in releases]
-            return [self._read_one(api, release) for release in releases]
+            listed = self._list_deployments(api, username, releases)
+            ids = VersionIds(_LedgerReadOnce(self.ids.ledger.folder, None))
+            return _map_concurrently(lambda release: self._read_one(api, ids, release, username, listed), releases)
         finally:
             api.close_connections()
 
-    def _check_account(self, api: Api) -> str | None:
-        """Read the account, so that a rejected token shows before any model is read; return why it was rejected."""
+    def _read_account(self, api: Api) -> tuple[str | None, str]:
+        """Read the account, so that a rejected token shows before any model is read.
+
+        Return the account's username, or None and why the token was rejected.
+        """
         with api.errors("account", "read the account of REPLICATE_API_TOKEN"):
             try:
                 account = api.client.accounts.current()
             except ReplicateError as error:
                 if error.status not in UNREADABLE_STATUSES:
                     raise
-                return f"REPLICATE_API_TOKEN was rejected ({describe(error)}); set a valid API token"
+                return None, f"REPLICATE_API_TOKEN was rejected ({describe(error)}); set a valid API token"
         logger.info("%s: reading as account %s", self.name, account.username)
+        return account.username, ""
+
+    def _list_deployments(self, api: Api, username: str, releases: Sequence[Release]) -> Listed:
+        """List the account's deployments when that replaces enough gets; return None when it does not.
+
+        The listing stops after as many pages as the gets would cost requests,
+        so reading a few models of a large account never costs more than twice
+        the gets.
+        """
+        owned = sum(1 for release in releases if model_id(release.manifest)[0] == username)
+        if owned < DEPLOYMENT_LIST_MIN_MODELS:
+            return None
+        found: dict[str, Deployment] = {}
+        cursor: Any = ...
+        for _ in range(owned * len(CHANNELS)):
+            with api.errors("deployments", f"list the deployments of {username}"):
+                page = api.client.deployments.list(cursor)
+            found.update((deployment.name, deployment) for deployment in page.results if deployment.owner == username)
+            if page.next is None:
+                logger.debug("%s: listed %d deployments of %s", self.name, len(found), username)
+                return found
+            cursor = page.next
+        logger.info("%s: %s has more deployments than %d models need; reading each channel's deployment instead",
+                    self.name, username, owned)
         return None
 
-    def _read_one(self, api: Api, release: Release) -> LiveState:
+    def _read_one(self, api: Api, ids: VersionIds, release: Release, username: str, listed: Listed) -> LiveState:
         owner, name = model_id(release.manifest)
         with api.errors(release.name, f"read model {owner}/{name}"):
             try:
-                model = api.client.models.get(owner, name)
+                # The versions route answers 404 for a missing model, so it also tells whether the model exists.
+                page = Versions(api.client, (owner, name)).list()
             except ReplicateError as error:
                 if error.status == 404:
                     return LiveState(self.name, release.name, exists=False)
@@ -130,25 +196,28 @@ class ReplicateTarget:
                     return LiveState(self.name, release.name, readable=False,
                                      reason=f"model {owner}/{name} cannot be read: {describe(error)}")
                 raise
-            page = model.versions.list()
 
-        known = self.ids.ids(release.name)
+        known = ids.ids(release.name)
         live_ids = {version.id for version in page.results}
         if page.next is not None:
             live_ids |= self._confirm_ids(api, release.name, owner, name, set(known.values()) - live_ids)
         versions = {
             version: LiveVersion(version, record.get("artifacts_digest"), record.get("card_digest"), known[version])
-            for version, record in self.ids.records(release.name).items()
+            for version, record in ids.records(release.name).items()
             if known.get(version) in live_ids
         }
 
         channels: dict[str, str | None] = {}
         settings: dict[str, Any] = {}
         for channel in CHANNELS:
-            current = read_current_release(api, release.name, owner, deployment_name(name, channel))
+            deployment = deployment_name(name, channel)
+            if listed is not None and owner == username:
+                current = _listed_release(release.name, owner, deployment, listed)
+            else:
+                current = read_current_release(api, release.name, owner, deployment)
             if current is None:
                 continue
-            channels[channel] = self.ids.version_of(release.name, channel, current.version, known)
+            channels[channel] = ids.version_of(release.name, channel, current.version, known)
             settings[f"{SETTING_PREFIX}{channel}"] = configuration_of(current)
         return LiveState(self.name, release.name, exists=True, versions=versions, channels=channels,
                          settings=settings)
@@ -312,6 +381,54 @@ class ReplicateTarget:
         raise TargetError(self.name, model,
                           f"deployment {deployment} changed while this apply ran (expected {action.before or 'none'}, "
                           f"found {found or 'no deployment'}); run mrp plan again")
+
+
+class _LedgerReadOnce(Ledger):
+    """The ledger for one read of live state: each model's records are parsed once, not once per lookup.
+
+    A read looks a model's records up three times or more, and parsing a record
+    takes milliseconds. Reading never writes the ledger, so the cache cannot go
+    stale during it; apply keeps using the target's uncached ledger.
+    """
+
+    def __init__(self, folder: Path, source_commit: str | None) -> None:
+        super().__init__(folder, source_commit)
+        self._records: dict[str, list[dict[str, Any]]] = {}
+
+    def records(self, model: str) -> list[dict[str, Any]]:
+        # Each model is read by one thread, so two threads never fill the same key.
+        if model not in self._records:
+            self._records[model] = super().records(model)
+        return self._records[model]
+
+
+def _listed_release(model: str, owner: str, name: str, listed: dict[str, Deployment]) -> Deployment.Release | None:
+    """Return a listed deployment's current release, failing closed on the shapes ``read_current_release`` rejects."""
+    deployment = listed.get(name)
+    if deployment is None:
+        return None
+    current = deployment.current_release
+    if current is None or not current.version:
+        raise _unreadable(model, owner, name, "the deployment has no current release with a version")
+    return current
+
+
+def _map_concurrently(function: Callable[[Item], T], items: Sequence[Item]) -> list[T]:
+    """Apply ``function`` to every item on at most READ_WORKERS threads and return the results in order.
+
+    The first error is raised once the reads already running have finished;
+    the reads not started yet are cancelled.
+    """
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(items)), thread_name_prefix="mrp-replicate-read") as pool:
+        futures = [pool.submit(function, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def model_id(manifest: Manifest) -> tuple[str, str]:
