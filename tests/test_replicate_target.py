@@ -453,7 +453,22 @@ def fake_cog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("MRP_REPLICATE_PUSH", "cog")
+    docker = tmp_path / "docker"
+    docker.mkdir()
+    (docker / "config.json").write_text('{"auths": {"r8.im": {}}}', encoding="utf-8")
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker))
     return script
+
+
+def test_cog_push_needs_login(rehearsal: Rehearsal, mrp, fake_cog: Path, monkeypatch: pytest.MonkeyPatch,
+                              tmp_path: Path):
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "empty-docker-config"))
+
+    result = mrp("-C", rehearsal.project.root, "apply", "--yes", "--target", "replicate", "digits-mlp")
+
+    assert result.exit_code == 1
+    assert "cog is not logged in to r8.im: run cog login" in result.stderr
+    assert rehearsal.model("digits-mlp").versions == []
 
 
 def test_cog_push_digest_deployed(rehearsal: Rehearsal, mrp, fake_cog: Path):

@@ -14,11 +14,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import shutil
 import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError, TargetError
@@ -66,6 +69,7 @@ def _cog_push(release: Release, owner: str, name: str) -> str:
         raise TargetError(TARGET, release.name, "cog is not installed or not on PATH; install it from "
                           f"https://github.com/replicate/cog and run cog login, or set {PUSH_VARIABLE}=emulator "
                           "to rehearse against the emulator")
+    _check_cog_login(release.name)
     image = f"{REGISTRY_HOST}/{owner}/{name}"
     logger.info("%s %s: running cog push %s in %s", TARGET, release.name, image, release.artifacts.root)
     try:
@@ -79,6 +83,27 @@ def _cog_push(release: Release, owner: str, name: str) -> str:
         raise TargetError(TARGET, release.name, f"cog push {image} failed with exit code {finished.returncode}: "
                           f"{_tail(output)}")
     return parse_cog_digest(output, image, release.name)
+
+
+def _check_cog_login(model: str) -> None:
+    """Fail before a long build when Docker holds no credentials for the registry cog pushes to.
+
+    ``cog login`` stores them in Docker's config (``$DOCKER_CONFIG/config.json``,
+    by default ``~/.docker/config.json``): an ``auths`` entry for the registry,
+    or a credential helper, whose contents cannot be checked without running it.
+    """
+    folder = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    if not isinstance(config, dict):
+        config = {}
+    has_auth = REGISTRY_HOST in (config.get("auths") or {}) or REGISTRY_HOST in (config.get("credHelpers") or {})
+    if not has_auth and not config.get("credsStore"):
+        raise TargetError(TARGET, model, f"cog is not logged in to {REGISTRY_HOST}: run cog login with the CLI "
+                          f"token from replicate.com/auth/token (API tokens starting r8_ are rejected), or set "
+                          f"{PUSH_VARIABLE}=emulator to rehearse against the emulator")
 
 
 def parse_cog_digest(output: str, image: str, model: str) -> str:
