@@ -59,6 +59,7 @@ class Decision:
     version: str
     baseline: str | None
     changes: tuple[Change, ...] = field(default_factory=tuple)
+    already_released: bool = False  # the version is a release with these exact files, e.g. after a rollback
 
     @property
     def bump(self) -> Bump:
@@ -75,6 +76,8 @@ class Decision:
         return [str(change) for change in self.changes]
 
     def summary(self) -> str:
+        if self.already_released and self.version != self.baseline:
+            return f"{self.version} is already released with these files (a rollback or a re-apply); no bump needed"
         if self.baseline is None:
             return "first release"
         if not self.changes:

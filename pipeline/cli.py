@@ -123,6 +123,7 @@ def plan(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...], 
         result = operations.plan(workspace)
 
     if out_file is not None:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
         out_file.write_text(render.render_json(result), encoding="utf-8")
     if output_format == "json":
         click.echo(render.render_json(result), nl=False)
@@ -133,6 +134,11 @@ def plan(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...], 
     append_step_summary(render.render_markdown(result, limit=render.STEP_SUMMARY_LIMIT))
 
     if result.violations:
+        ctx.exit(EXIT_ERROR)
+    if detailed_exitcode and result.unread:
+        # Drift jobs read 0 as "matches": a state that was not read must never look like that.
+        click.echo(f"error: the live state of {len(result.unread)} model(s) was not read, so whether it matches "
+                   "the manifests is unknown; fix the credentials named above", err=True)
         ctx.exit(EXIT_ERROR)
     if detailed_exitcode and result.has_changes:
         ctx.exit(EXIT_CHANGES)
@@ -157,7 +163,7 @@ def apply(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...],
 
     if not yes and not sys.stdin.isatty():
         raise MrpError("refusing to apply without confirmation: stdin is not a terminal. "
-                       "Review the plan with mrp plan, then run mrp apply --yes")
+                       "Review the plan with mrp plan, then run the same mrp apply command with --yes")
     project = _project(ctx, targets, registry)
     workspace = operations.open_workspace(project, models)
 
@@ -179,7 +185,8 @@ def apply(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...],
     elif report is None:
         click.echo("Apply cancelled; nothing was changed.")
     else:
-        click.echo(f"Apply complete: {len(report.applied)} actions applied.")
+        count = len(report.applied)
+        click.echo(f"Apply complete: {count} action{'s' if count != 1 else ''} applied.")
 
 
 @cli.command("bump")

@@ -16,7 +16,7 @@ import datetime
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,9 @@ from pipeline.plan.model import Action, LiveState
 from pipeline.versioning import is_version
 
 logger = logging.getLogger(__name__)
+
+# (model, version) -> the ledger fields of that release as it is being applied, or None.
+ReleaseFields = Callable[[str, str], "dict[str, Any] | None"]
 
 
 def utc_now() -> str:
@@ -123,8 +126,14 @@ class Ledger:
             return None
         return max(records, key=lambda record: semver.Version.parse(str(record["version"])))
 
-    def reconcile(self, states: Iterable[LiveState]) -> int:
-        """Record versions and channel positions that live state shows but the ledger lacks."""
+    def reconcile(self, states: Iterable[LiveState], release_fields: ReleaseFields | None = None) -> int:
+        """Record versions and channel positions that live state shows but the ledger lacks.
+
+        ``release_fields(model, version)`` returns the ledger fields of the
+        release being applied (files, interface, card inputs), or None. They
+        are recorded when the live digests match, because later version checks
+        compare against them, and a record with digests only fails them.
+        """
         written = 0
         for state in states:
             if not state.readable or not state.exists:
@@ -133,6 +142,9 @@ class Ledger:
                 record = self.read(state.model, version)
                 if record is None or state.target not in record.get("targets", {}):
                     fields = {"artifacts_digest": live.artifacts_digest, "card_digest": live.card_digest}
+                    known = release_fields(state.model, version) if release_fields is not None else None
+                    if known is not None and all(known.get(key) == value for key, value in fields.items()):
+                        fields = known
                     self.record_version(state.model, version, state.target, live.ref, fields)
                     written += 1
             for channel, version in state.channels.items():
@@ -147,10 +159,20 @@ class Ledger:
         return written
 
     def _write(self, model: str, version: str, record: dict[str, Any]) -> None:
+        """Replace the record atomically; an OS failure (disk full, permissions) is a LedgerError naming the file."""
         path = self.path(model, version)
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(record, sort_keys=False, allow_unicode=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False,
-                                         encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(handle.name, path)
+        temporary: str | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False,
+                                             encoding="utf-8") as handle:
+                temporary = handle.name
+                handle.write(text)
+            os.replace(temporary, path)
+        except OSError as error:
+            if temporary is not None:
+                Path(temporary).unlink(missing_ok=True)
+            raise LedgerError(f"{path}: cannot write the ledger record ({error}). The change on the target was "
+                              "made; fix the disk or permissions and run mrp apply again, which records it "
+                              "from the live state") from error

@@ -7,6 +7,7 @@ problem names the version needed and why, at the line of ``version:``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import semver
 
@@ -28,6 +29,9 @@ def check_versions(project: Project, loaded: Sequence[LoadedManifest]) -> tuple[
         baseline = find_baseline(project, item, ledger)
         current = snapshot_of(item)
         decision = decide(item.name, current, baseline.snapshot)
+        released_files = baseline.released.get(current.version)
+        if released_files is not None and dict(released_files) == dict(current.files):
+            decision = replace(decision, already_released=True)
         decisions[item.name] = decision
 
         messages = version_problems(decision, baseline.released, current.files)

@@ -3,7 +3,7 @@
 # embedded local registry (.mrp/registry). Safe to run again: the second run changes nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup.sh
+EXTRAS="[bench]" source scripts/setup.sh
 
 echo "== mrp validate"
 mrp validate

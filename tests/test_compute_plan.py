@@ -87,7 +87,7 @@ def test_new_version_moves_dev_only():
         ("version", "create", "1.1.0", None, {"artifacts_digest": "sha256:b", "card_digest": "sha256:c"}, False),
         ("channel", "update", "dev", "1.0.0", "1.1.0", False),
     ]
-    assert plan.actions[1].reason == "promotion: dev moves from 1.0.0 to 1.1.0"
+    assert plan.actions[1].reason == "new version: dev moves from 1.0.0 to 1.1.0"
 
 
 def test_lower_version_is_a_marked_rollback():

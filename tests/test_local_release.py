@@ -252,7 +252,7 @@ def test_interrupted_apply_converges(example_project, mrp, monkeypatch):
     monkeypatch.setattr(LocalTarget, "_move_channel", real_move)
     second = apply_ok(mrp, example_project)
 
-    assert "Apply complete: 1 actions applied." in second.stdout
+    assert "Apply complete: 1 action applied." in second.stdout
     assert mrp("-C", example_project.root, "plan", "--detailed-exitcode").exit_code == 0
     for name in ("digits-mlp", "diabetes-progression"):
         repo = example_project.registry / f"{name}.git"

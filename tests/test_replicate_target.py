@@ -622,7 +622,7 @@ def test_always_on_instances_need_approval(rehearsal: Rehearsal, mrp):
 
 def test_manifest_approves_cost_increase(rehearsal: Rehearsal, mrp):
     _always_on_dev(rehearsal.project)
-    rehearsal.project.edit("digits-mlp", "deprecations: []", "approved_cost_increase: 10\ndeprecations: []")
+    rehearsal.project.edit("digits-mlp", "approved_cost_increase: 0 ", "approved_cost_increase: 10 ")
 
     result = apply_replicate(mrp, rehearsal.project, "digits-mlp")
 

@@ -89,7 +89,7 @@ class CogRunner:
             from cog._inspector import check_input, create_predictor
             from cog.predictor import load_predictor_from_ref
         except ImportError as error:
-            raise MrpError("the cog runner needs the cog SDK: pip install 'model-release-pipeline[bench]'") \
+            raise MrpError("the cog runner needs the cog SDK: from the mrp checkout, run pip install -e '.[bench]'") \
                 from error
 
         file, _, name = self.ref.partition(":")

@@ -70,7 +70,7 @@ def check_version(value: object) -> str:
     """Accept a strict SemVer 2.0.0 string and explain every near miss."""
     if not isinstance(value, str):
         raise PydanticCustomError(
-            "version_type",
+            "version_not_text",
             "expected a version string such as 1.2.0, got {kind} {value}; write three numbers, "
             "quoted if YAML reads it as a number",
             {"kind": type(value).__name__, "value": shown(value)},

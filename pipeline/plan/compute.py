@@ -116,6 +116,7 @@ def _channels(want: DesiredState, have: LiveState,
               gates: Sequence[GateResult]) -> tuple[list[Action], list[Violation]]:
     actions: list[Action] = []
     violations: list[Violation] = []
+    # NOTE: channels above the manifest's channel are not managed: lowering `channel:` demotes nothing.
     for channel in channels_up_to(want.channel):
         current = have.channels.get(channel)
         if current == want.version:
@@ -142,10 +143,15 @@ def _channels(want: DesiredState, have: LiveState,
             reason = f"rollback: {channel} goes back from {current} to {want.version}"
         elif current is None:
             reason = f"{channel} gets its first version"
+        elif channel == "dev":
+            reason = f"new version: dev moves from {current} to {want.version}"
         else:
             reason = f"promotion: {channel} moves from {current} to {want.version}"
         kind = Kind.CREATE if current is None else Kind.UPDATE
         actions.append(_action(want, Resource.CHANNEL, kind, channel, current, want.version, reason, rollback))
+
+    # A version that skips a channel is the first thing to fix; the gates of the step below come after it.
+    violations.sort(key=lambda violation: "is not on" not in violation.message)
     return actions, violations
 
 

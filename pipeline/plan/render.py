@@ -22,6 +22,9 @@ def summary_line(plan: Plan) -> str:
     if plan.violations:
         count = len(plan.violations)
         return f"The plan breaks {count} release rule{'s' if count != 1 else ''}; nothing can be applied."
+    if not plan.has_changes and plan.unread:
+        return (f"No changes planned, but the live state of {len(plan.unread)} model target(s) was not read, "
+                "so whether it matches the manifests is unknown.")
     if not plan.has_changes:
         return "No changes. The live state matches the manifests."
     counts = plan.counts()
