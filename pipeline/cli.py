@@ -61,19 +61,17 @@ def cli(ctx: click.Context, project_dir: Path | None, verbose: int) -> None:
 
 
 @cli.command()
-@_project_options
 @click.argument("models", nargs=-1)
 @click.option("--format", "output_format", type=click.Choice(["terminal", "github"]), default="terminal",
               show_default=True, help="github: one ::error annotation per problem on stdout, for Actions.")
 @click.pass_context
-def validate(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...], registry: str | None,
-             output_format: str) -> None:
+def validate(ctx: click.Context, models: tuple[str, ...], output_format: str) -> None:
     """Check manifests, versions, policy gates and artifacts without contacting any target."""
     from pipeline import operations
     from pipeline.errors import ManifestError
     from pipeline.github import annotation
 
-    project = _project(ctx, targets, registry)
+    project = _project(ctx, (), None)
     try:
         loaded = operations.validate(project, models)
     except ManifestError as error:
@@ -94,7 +92,8 @@ def validate(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ..
               show_default=True, help="How to print the plan.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also save the plan as JSON with the live state it was computed from, for apply --plan.")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 with no changes, 2 with changes, 1 on error or when some live state was not read.")
 @click.option("--changed-since", metavar="REF",
               help="Plan only models whose manifest, artifacts or eval set changed since REF (e.g. origin/main).")
 @click.option("--include-drift", is_flag=True,
@@ -151,7 +150,7 @@ def plan(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...], 
               help="Apply this saved plan; refused when the live state changed since it was saved.")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking; required when stdin is not a terminal.")
 @click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
-              help="How long to wait for another apply on the same registry.")
+              help="How long to wait for another apply that holds a target's lock (the local registry's).")
 @click.option("--approve-cost", is_flag=True,
               help="Allow changes that keep instances running (min_instances above 0), which bill around the clock.")
 @click.pass_context
@@ -212,13 +211,14 @@ def bump_command(ctx: click.Context, models: tuple[str, ...], dry_run: bool) -> 
 @cli.command("bench")
 @click.argument("model")
 @click.option("--channel", type=click.Choice(["dev", "staging", "stable"]), default=None,
-              help="The channel the measured version is meant for; it is recorded in the evidence.")
+              help="Record in the evidence which channel the measurement is for; what is measured stays the same.")
 @click.pass_context
 def bench_command(ctx: click.Context, model: str, channel: str | None) -> None:
-    """Run MODEL's benchmark where this command runs and write the evidence into releases/.
+    """Run MODEL's benchmark on this machine's hardware and write the evidence into releases/.
 
-    This imports and runs the model's code: run it on trusted branches only.
-    Exits 1 when a gate fails.
+    The evidence counts for a gate only on the hardware class the gate names
+    (CPU evidence never satisfies a GPU gate). This imports and runs the
+    model's code: run it on trusted branches only. Exits 1 when a gate fails.
     """
     from pipeline import operations
 
