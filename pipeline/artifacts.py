@@ -11,6 +11,7 @@ link loop, a FIFO, a device file and an empty file are errors, never skipped.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_FILES = 10_000
+# Folders nested deeper than this are rejected before the recursive walk could exhaust the stack.
+MAX_FOLDER_DEPTH = 32
 # Empty files that are meaningful as they are, such as a package marker.
 EMPTY_FILES_ALLOWED = frozenset({"__init__.py", "py.typed"})
 
@@ -58,11 +61,20 @@ def scan_artifacts(project_root: Path, relative: str) -> ArtifactSet:
     root_real = project_root.resolve()
     if Path(relative).is_absolute():
         raise ArtifactProblem(f"{relative} is an absolute path; give a folder relative to the repository root")
+    if "\0" in relative:
+        raise ArtifactProblem(f"{relative!r} contains a NUL character; give a folder relative to the repository root")
     folder = project_root / relative
     real = _resolve_inside(folder, root_real, relative)
-    if not real.exists():
-        raise ArtifactProblem(f"the folder {relative} does not exist; create it or correct the path")
-    if not real.is_dir():
+    if real == root_real:
+        raise ArtifactProblem(f"{relative!r} is the repository root; point artifacts.path at the folder of the "
+                              "version's files, e.g. artifacts/NAME")
+    try:
+        mode = real.stat().st_mode
+    except FileNotFoundError:
+        raise ArtifactProblem(f"the folder {relative} does not exist; create it or correct the path") from None
+    except OSError as error:
+        raise ArtifactProblem(f"the folder {relative} cannot be read ({error.strerror}); correct the path") from error
+    if not stat.S_ISDIR(mode):
         raise ArtifactProblem(f"{relative} is not a folder; point artifacts.path at the folder of the version's files")
 
     found: list[tuple[str, Path]] = []
@@ -80,8 +92,12 @@ def scan_artifacts(project_root: Path, relative: str) -> ArtifactSet:
 def _resolve_inside(path: Path, root_real: Path, shown: str) -> Path:
     try:
         real = path.resolve(strict=False)
-    except (RuntimeError, OSError) as error:  # pathlib raises one of these on a symlink loop
+    except RuntimeError as error:  # pathlib raises this on a symlink loop
         raise ArtifactProblem(f"{shown} is part of a symbolic link loop; remove the loop") from error
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ArtifactProblem(f"{shown} is part of a symbolic link loop; remove the loop") from error
+        raise ArtifactProblem(f"{shown} cannot be resolved ({error.strerror}); correct the path") from error
     if real != root_real and root_real not in real.parents:
         raise ArtifactProblem(
             f"{shown} resolves to {real}, outside the repository {root_real}; "
@@ -92,7 +108,15 @@ def _resolve_inside(path: Path, root_real: Path, shown: str) -> Path:
 
 def _walk(folder: Path, prefix: str, root_real: Path, shown_root: str, found: list[tuple[str, Path]],
           visiting: set[Path]) -> None:
-    for entry in sorted(os.scandir(folder), key=lambda item: item.name):
+    if len(visiting) > MAX_FOLDER_DEPTH:
+        raise ArtifactProblem(f"{shown_root}/{prefix} is nested more than {MAX_FOLDER_DEPTH} folders deep; "
+                              "flatten the folder structure")
+    try:
+        entries = sorted(os.scandir(folder), key=lambda item: item.name)
+    except OSError as error:
+        raise ArtifactProblem(f"{shown_root}/{prefix} cannot be listed ({error.strerror}); fix its permissions "
+                              "or remove it") from error
+    for entry in entries:
         inner = f"{prefix}{entry.name}"
         shown = f"{shown_root}/{inner}"
         if entry.name == ".git":
@@ -120,5 +144,8 @@ def _walk(folder: Path, prefix: str, root_real: Path, shown_root: str, found: li
 
 
 def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError as error:
+        raise ArtifactProblem(f"{path} cannot be read ({error.strerror}); fix its permissions or remove it") from error

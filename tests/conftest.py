@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -138,3 +142,102 @@ def run_mrp_process(*args: str, cwd: Path, env: dict[str, str] | None = None,
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd, env=full_env, input=stdin,
                           capture_output=True, text=True, timeout=120)
+
+
+# --- secrets canary ----------------------------------------------------------------------------
+# Token-shaped values, built by concatenation so that no secret scanner flags this file. Every test
+# runs with them in the environment, and fails when one shows up in its output, logs or files.
+CANARY = "hf_" + "MrpTestCanary" * 3
+REPLICATE_CANARY = "r8_" + "MrpTestCanary" * 3
+MAX_CANARY_SCAN_BYTES = 1 << 20
+MAX_CANARY_SCAN_FILES = 5000
+
+
+def canary_leaks(texts: list[tuple[str, str]], folders: list[Path],
+                 canaries: tuple[str, ...] = (CANARY, REPLICATE_CANARY)) -> list[str]:
+    """Return where a canary appears: the label of each text, then each file under ``folders``."""
+    found = [label for label, text in texts if any(canary in text for canary in canaries)]
+    needles = [canary.encode() for canary in canaries]
+    for path in _regular_files(folders):
+        data = _file_text(path)
+        if any(needle in data for needle in needles):
+            found.append(str(path))
+    return found
+
+
+def _regular_files(folders: list[Path]) -> list[Path]:
+    """List regular files only: opening a FIFO would block, and links may point at /dev/zero."""
+    files: list[Path] = []
+    for folder in folders:
+        for current, _, names in os.walk(folder):
+            for name in names:
+                path = Path(current) / name
+                if stat.S_ISREG(path.lstat().st_mode):
+                    files.append(path)
+                if len(files) >= MAX_CANARY_SCAN_FILES:
+                    return files
+    return files
+
+
+def _file_text(path: Path) -> bytes:
+    """Read the first MiB of a file; a loose git object is decompressed, so committed files are seen too."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_CANARY_SCAN_BYTES)
+    if path.parent.parent.name == "objects" and len(path.parent.name) == 2:
+        try:
+            data = zlib.decompressobj().decompress(data, MAX_CANARY_SCAN_BYTES)
+        except zlib.error:
+            pass
+    return data
+
+
+def _log_texts(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    formatter = logging.Formatter()
+    texts = []
+    for when in ("setup", "call"):
+        for record in caplog.get_records(when):
+            try:
+                texts.append((f"log record of {record.name}", formatter.format(record)))
+            except Exception:  # a record whose arguments do not fit its format string
+                texts.append((f"log record of {record.name}", f"{record.msg} {record.args}"))
+    return texts
+
+
+@pytest.fixture(autouse=True)
+def secrets_canary(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                   caplog: pytest.LogCaptureFixture, tmp_path: Path,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail a test whose output, log records or files under its tmp_path or HOME contain a canary token.
+
+    HF_TOKEN and REPLICATE_API_TOKEN default to the canaries; a test that needs its own token sets it,
+    and that token is checked the same way.
+    Output read through capsys or capfd is collected as it is read, since those tests consume it.
+    NOTE: output of child processes that a test captures itself (run_mrp_process) is not checked here.
+    """
+    monkeypatch.setenv("MRP_TEST_CANARY", CANARY)
+    monkeypatch.setenv("HF_TOKEN", CANARY)
+    monkeypatch.setenv("REPLICATE_API_TOKEN", REPLICATE_CANARY)
+    read: list[tuple[str, str]] = []
+    real_readouterr = pytest.CaptureFixture.readouterr
+
+    def readouterr(self: pytest.CaptureFixture[str]) -> Any:
+        result = real_readouterr(self)
+        read.extend([("captured stdout", str(result.out)), ("captured stderr", str(result.err))])
+        return result
+
+    monkeypatch.setattr(pytest.CaptureFixture, "readouterr", readouterr)
+    yield
+
+    # Output that no test read is attached to the item by pytest's capture plugin.
+    sections = [(f"{when} {key}", text) for when, key, text in getattr(request.node, "_report_sections", [])]
+    folders = [tmp_path]
+    home = Path(os.environ.get("HOME", ""))
+    if tmp_path_factory.getbasetemp() in home.parents:
+        folders.append(home)
+    # A token a test set for itself must not leak either.
+    own_tokens = tuple(os.environ.get(name, "") for name in ("HF_TOKEN", "REPLICATE_API_TOKEN"))
+    canaries = (CANARY, REPLICATE_CANARY, *(token for token in own_tokens if len(token) >= 16))
+    leaks = canary_leaks(read + sections + _log_texts(caplog), folders, canaries)
+    if leaks:
+        pytest.fail("a token from HF_TOKEN, REPLICATE_API_TOKEN or MRP_TEST_CANARY leaked into: "
+                    + ", ".join(leaks), pytrace=False)

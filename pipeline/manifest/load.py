@@ -12,7 +12,7 @@ import logging
 import types
 import typing
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,15 @@ from pipeline.artifacts import ArtifactProblem, ArtifactSet, scan_artifacts
 from pipeline.config import Project
 from pipeline.errors import ManifestError, Problem
 from pipeline.interface import InterfaceError, ModelInterface, read_model_interface
-from pipeline.manifest.schema import NAME_PATTERN, REPLICATE_ID_PATTERN, REPO_ID_PATTERN, LANGUAGE_PATTERN, Manifest
+from pipeline.manifest.schema import NAME_PATTERN, REPLICATE_ID_PATTERN, REPO_ID_PATTERN, LANGUAGE_PATTERN, Manifest, shown
+from pipeline.manifest.secrets import (TEXT_SUFFIXES, redact, token_message, tokens_in_comments, tokens_in_file,
+                                       tokens_in_value)
 from pipeline.manifest.yamlload import MAX_FILE_BYTES, Path as FieldPath, Positions, YamlProblem, load_yaml
 
 logger = logging.getLogger(__name__)
+
+# Rules checked on the whole manifest, reported at the field the user changes to fix them.
+_ROOT_RULE_FIELDS: dict[str, FieldPath] = {"license_other": ("license",), "prerelease_stable": ("channel",)}
 
 _PATTERN_HELP = {
     NAME_PATTERN: "use lowercase letters, digits, '.', '_' and '-', starting and ending with a letter or digit, "
@@ -89,7 +94,7 @@ def load_manifests(project: Project, names: Sequence[str] = ()) -> list[LoadedMa
             problems.append(Problem(project.display(project.models_dir), 0, 0, "",
                                     f"no manifest for model {name!r}{hint}"))
     if problems:
-        raise ManifestError(problems)
+        raise ManifestError([_redacted(problem) for problem in problems])
 
     logger.info("loaded %d manifests from %s", len(loaded), project.display(project.models_dir))
     return [item for item in loaded if not names or item.name in names]
@@ -113,23 +118,28 @@ class _Rejected:
     parsed: _Parsed | None = None
 
 
+def _redacted(problem: Problem) -> Problem:
+    return replace(problem, field=redact(problem.field), message=redact(problem.message))
+
+
 def load_manifest_file(project: Project, file: Path) -> LoadedManifest | _Rejected:
     display = project.display(file)
     try:
-        value, positions = _read_yaml(file)
+        text = _read_text(file)
+        value, positions = load_yaml(text)
     except YamlProblem as error:
         return _Rejected([Problem(display, error.line, error.column, _dotted(error.path), error.message)])
 
+    problems = list(_token_problems(value, text, display, positions))
     if not isinstance(value, dict):
         kind = "a list" if isinstance(value, list) else f"a {type(value).__name__}"
-        return _Rejected([Problem(display, 1, 1, "",
-                                  f"the manifest is {kind}; it must be a mapping with name, version, ...")])
+        return _Rejected(problems + [Problem(display, 1, 1, "",
+                                             f"the manifest is {kind}; it must be a mapping with name, version, ...")])
     try:
         manifest = Manifest.model_validate(value)
     except ValidationError as error:
-        return _Rejected(list(_schema_problems(error, display, positions)))
+        return _Rejected(problems + list(_schema_problems(error, display, positions)))
 
-    problems = []
     if manifest.name != file.stem:
         line, column = positions.of_value(("name",))
         problems.append(Problem(display, line, column, "name",
@@ -141,9 +151,9 @@ def load_manifest_file(project: Project, file: Path) -> LoadedManifest | _Reject
         line, column = positions.of_value(("artifacts", "path"))
         problems.append(Problem(display, line, column, "artifacts.path", str(error)))
     else:
+        problems.extend(_artifact_token_problems(project, manifest, artifacts))
         try:
-            interface = read_model_interface(_artifact_reader(artifacts), manifest.interface.predictor,
-                                             manifest.interface.config)
+            interface = _read_interface(manifest, artifacts)
         except InterfaceError as error:
             field = "interface.predictor" if manifest.interface.predictor else "interface.config"
             line, column = positions.of_value(tuple(field.split(".")))
@@ -153,21 +163,55 @@ def load_manifest_file(project: Project, file: Path) -> LoadedManifest | _Reject
     return LoadedManifest(file, display, manifest, positions, artifacts, interface)
 
 
+def _token_problems(value: Any, text: str, display: str, positions: Positions) -> Iterable[Problem]:
+    """Report each string value, key or comment of the manifest that looks like an access token."""
+    for path, is_key, prefix in tokens_in_value(value):
+        line, column = positions.of_key(path) if is_key else positions.of_value(path)
+        yield Problem(display, line, column, _dotted(path), token_message(prefix, "the manifest"))
+    for line, column, prefix in tokens_in_comments(text):
+        yield Problem(display, line, column, "", token_message(prefix, "the comment"))
+
+
+def _artifact_token_problems(project: Project, manifest: Manifest, artifacts: ArtifactSet) -> Iterable[Problem]:
+    """Report access tokens in the published text files (.md, .txt, .json, .yaml, .py) of the artifacts."""
+    folder = manifest.artifacts.path.rstrip("/")
+    for item in artifacts.files:
+        if Path(item.path).suffix.lower() not in TEXT_SUFFIXES:
+            continue
+        for line, column, prefix in tokens_in_file(item.source):
+            yield Problem(f"{folder}/{item.path}", line, column, "", token_message(prefix, "the file"))
+
+
+def _read_interface(manifest: Manifest, artifacts: ArtifactSet) -> ModelInterface:
+    try:
+        return read_model_interface(_artifact_reader(artifacts), manifest.interface.predictor,
+                                    manifest.interface.config)
+    except (RecursionError, MemoryError) as error:
+        # NOTE: the Python and JSON parsers signal deep nesting this way; pipeline.interface does not catch it yet.
+        raise InterfaceError("the predictor or config nests too deeply for its parser to read; "
+                             "simplify the nested expression or JSON") from error
+
+
 def _artifact_reader(artifacts: ArtifactSet) -> Callable[[str], str | None]:
     by_path = {item.path: item.source for item in artifacts.files}
 
     def read_text(path: str) -> str | None:
         source = by_path.get(path)
-        return source.read_text(encoding="utf-8") if source is not None else None
+        if source is None:
+            return None
+        try:
+            return source.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise InterfaceError(f"{path} is not UTF-8 (byte {error.start}); save it as UTF-8") from error
 
     return read_text
 
 
-def _read_yaml(file: Path) -> tuple[Any, Positions]:
+def _read_text(file: Path) -> str:
     size = file.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise YamlProblem(f"the file is {size} bytes, over the limit of {MAX_FILE_BYTES}; "
-                          "a manifest describes files, it does not contain them")
+        raise YamlProblem(f"the file is {size} bytes, over the limit of {MAX_FILE_BYTES}; keep large text in the "
+                          "artifacts folder, because a manifest describes files and does not contain them")
     raw = file.read_bytes()
     if not raw.strip():
         raise YamlProblem("the file is empty; a manifest needs name, version, channel, description, license, "
@@ -175,8 +219,12 @@ def _read_yaml(file: Path) -> tuple[Any, Positions]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise YamlProblem(f"the file is not UTF-8 (byte {error.start}); save it as UTF-8") from error
-    return load_yaml(text)
+        offset = error.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        line = raw.count(b"\n", 0, offset) + 1
+        column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+        raise YamlProblem(f"the file is not UTF-8 (byte {offset} is 0x{raw[offset]:02x}); save it as UTF-8",
+                          line, column) from error
+    return text
 
 
 def _schema_problems(error: ValidationError, display: str, positions: Positions) -> Iterable[Problem]:
@@ -186,14 +234,21 @@ def _schema_problems(error: ValidationError, display: str, positions: Positions)
         if kind == "extra_forbidden":
             line, column = positions.of_key(loc)
             allowed = _fields_at(loc[:-1])
-            message = f"unknown key `{loc[-1]}`{_suggest(str(loc[-1]), allowed)}"
+            message = f"unknown key `{_cut(str(loc[-1]))}`{_suggest(str(loc[-1]), allowed)}"
         elif kind == "missing":
             line, column = positions.of_value(loc[:-1])
             message = f"missing required key `{loc[-1]}`"
         else:
+            if not loc:
+                loc = _ROOT_RULE_FIELDS.get(kind, loc)
             line, column = positions.of_value(loc)
             message = _message(item)
-        yield Problem(display, line, column, _dotted(loc), message)
+        yield Problem(display, line, column, _cut(_dotted(loc)), message)
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    """Shorten a key or field path taken from the file, so a huge key cannot flood the output."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _message(item: dict[str, Any]) -> str:
@@ -202,14 +257,14 @@ def _message(item: dict[str, Any]) -> str:
     given = item.get("input")
     if kind == "string_pattern_mismatch":
         help_text = _PATTERN_HELP.get(context.get("pattern", ""), f"it must match {context.get('pattern')}")
-        return f"{given!r} is not valid; {help_text}"
+        return f"{shown(given)} is not valid; {help_text}"
     if kind == "literal_error":
-        return f"{given!r} is not allowed; use one of {context.get('expected')}"
+        return f"{shown(given)} is not allowed; use one of {context.get('expected')}"
     if kind in ("finite_number",):
-        return f"{given!r} is not a finite number; give a real value"
+        return f"{shown(given)} is not a finite number; give a real value"
     message = item["msg"]
-    if kind.endswith("_type") or kind.endswith("_parsing"):
-        message = f"{message}, got {type(given).__name__} {given!r}"
+    if (kind.endswith("_type") or kind.endswith("_parsing")) and ", got " not in message:
+        message = f"{message}, got {type(given).__name__} {shown(given)}"
     return message
 
 
@@ -274,5 +329,5 @@ def _conflicts(parsed: list[_Parsed]) -> Iterable[Problem]:
             line, column = item.where(*path)
             what = "model name" if key[0] == "name" else f"{key[0]} repository"
             yield Problem(item.display, line, column, _dotted(path),
-                          f"{what} {key[1]!r} is also used by {first.display}; "
+                          f"{what} {shown(key[1])} is also used by {first.display}; "
                           "each model needs its own name and target repositories")

@@ -28,6 +28,7 @@ NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9._-]{0,94}[a-z0-9])?$"
 REPO_ID_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?/[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$"
 REPLICATE_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*/[a-z0-9][a-z0-9_.-]*$"
 LANGUAGE_PATTERN = r"^[a-z]{2,3}$"
+# SemVer sets no maximum length; this bound keeps tags, ledger paths and messages readable.
 MAX_VERSION_LENGTH = 128
 MAX_SHOWN = 80
 

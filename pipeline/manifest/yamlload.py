@@ -87,6 +87,8 @@ def load_yaml(text: str) -> tuple[Any, Positions]:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         raise _syntax_problem(error, text) from error
+    except yaml.reader.ReaderError as error:
+        raise _reader_problem(error, text) from error
     except yaml.YAMLError as error:
         raise YamlProblem(f"invalid YAML: {error}") from error
     except RecursionError as error:
@@ -94,7 +96,7 @@ def load_yaml(text: str) -> tuple[Any, Positions]:
     if node is None:
         raise YamlProblem("the file has no YAML content")
 
-    expanded = _count_expanded(node, {}, depth=0)
+    expanded, _ = _count_expanded(node, {}, depth=0)
     if expanded > MAX_EXPANDED_NODES:
         raise YamlProblem(
             f"the document expands to more than {MAX_EXPANDED_NODES} nodes through aliases; "
@@ -118,34 +120,54 @@ def _syntax_problem(error: yaml.MarkedYAMLError, text: str) -> YamlProblem:
             line,
             column,
         )
+    if "maximum nesting depth" in problem:
+        return YamlProblem(f"the document nests deeper than {MAX_DEPTH} levels; flatten it", line, column)
     context = f" ({error.context})" if error.context else ""
     return YamlProblem(f"invalid YAML: {problem}{context}. Fix the syntax at this position", line, column)
 
 
-def _count_expanded(node: yaml.Node, memo: dict[int, int], depth: int) -> int:
-    """Count the nodes the document has once every alias is expanded."""
+def _reader_problem(error: yaml.reader.ReaderError, text: str) -> YamlProblem:
+    """Place a character that YAML does not allow, such as a NUL byte, at its line and column."""
+    offset = min(max(error.position, 0), len(text))
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    character = error.character if isinstance(error.character, int) else ord(str(error.character)[:1] or "\0")
+    return YamlProblem(f"the character U+{character:04X} is not allowed in YAML ({error.reason}); remove it",
+                       line, column)
+
+
+def _count_expanded(node: yaml.Node, memo: dict[int, tuple[int, int]], depth: int) -> tuple[int, int]:
+    """Return the node count (at most one over the bound) and the height of ``node`` once aliases are expanded.
+
+    Both are memoised per node, so the cost is linear in the composed graph. The
+    height matters because an alias to a deep node inside another deep node nests
+    far deeper than any part of the text does. Too deep a nesting is reported at
+    the first node found over the bound: for aliases, that is the anchored node.
+    """
     if depth > MAX_DEPTH:
         raise YamlProblem(f"the document nests deeper than {MAX_DEPTH} levels; flatten it", *_mark(node))
     known = memo.get(id(node))
-    if known is not None:
-        return known
-    memo[id(node)] = 0  # a node that contains itself counts once, and _build rejects it
-    total = 1
-    if isinstance(node, yaml.SequenceNode):
-        total += sum(_count_expanded(item, memo, depth + 1) for item in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        total += sum(
-            _count_expanded(key, memo, depth + 1) + _count_expanded(value, memo, depth + 1)
-            for key, value in node.value
-        )
-    memo[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
-    return memo[id(node)]
+    if known is None:
+        memo[id(node)] = (0, 0)  # a node that contains itself counts once, and _build rejects it
+        if isinstance(node, yaml.SequenceNode):
+            children = [_count_expanded(item, memo, depth + 1) for item in node.value]
+        elif isinstance(node, yaml.MappingNode):
+            children = [_count_expanded(part, memo, depth + 1) for pair in node.value for part in pair]
+        else:
+            children = []
+        total = min(1 + sum(count for count, _ in children), MAX_EXPANDED_NODES + 1)
+        known = memo[id(node)] = (total, 1 + max((height for _, height in children), default=0))
+    if depth + known[1] - 1 > MAX_DEPTH:
+        raise YamlProblem(f"the document nests deeper than {MAX_DEPTH} levels once its aliases are expanded; "
+                          "flatten it or use fewer nested aliases", *_mark(node))
+    return known
 
 
 def _build(node: yaml.Node, path: Path, positions: Positions, active: frozenset[int] = frozenset()) -> Any:
     positions.values.setdefault(path, _mark(node))
     if id(node) in active:
-        raise YamlProblem("an alias refers to a node that contains it; YAML recursion is not allowed", *_mark(node), path)
+        raise YamlProblem("an alias refers to a node that contains it; YAML recursion is not allowed, so point the "
+                          "alias at another node or write the value out", *_mark(node), path)
     if isinstance(node, yaml.ScalarNode):
         return _scalar(node, path)
     if node.tag not in (_SEQ_TAG, _MAP_TAG):
@@ -167,7 +189,8 @@ def _mapping(node: yaml.MappingNode, path: Path, positions: Positions, active: f
                     merged.setdefault(key, value)
             continue
         if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALAR_TAGS:
-            raise YamlProblem("a mapping key must be a plain scalar", *_mark(key_node), path)
+            raise YamlProblem("a mapping key must be a plain scalar; write the key as plain text, without a tag, "
+                              "alias or collection", *_mark(key_node), path)
         key = key_node.value
         if key in explicit:
             first = positions.keys[path + (key,)]
@@ -199,7 +222,14 @@ def _scalar(node: yaml.ScalarNode, path: Path) -> Any:
         raise _tag_problem(node, path)
     if node.tag == "tag:yaml.org,2002:str":
         return node.value
-    return _CONSTRUCTOR.construct_object(node)
+    try:
+        return _CONSTRUCTOR.construct_object(node)
+    except ValueError as error:  # a date such as 2026-13-45, or an integer of more than 4300 digits
+        tag_name = node.tag.rsplit(":", 1)[-1]
+        kind = {"timestamp": "date", "int": "integer"}.get(tag_name, tag_name)
+        text = node.value if len(node.value) <= 40 else f"{node.value[:40]}... ({len(node.value)} characters)"
+        hint = "write a date as YYYY-MM-DD" if kind == "date" else "quote it to make it a string, or correct it"
+        raise YamlProblem(f"{text} is not a valid {kind}; {hint}", *_mark(node), path) from error
 
 
 def _tag_problem(node: yaml.Node, path: Path) -> YamlProblem:
