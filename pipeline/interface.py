@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,7 +29,14 @@ _ENTRY_METHODS = ("predict", "run")
 
 
 class InterfaceError(Exception):
-    """A predictor or config that cannot be read; the message names the file and what to fix."""
+    """A predictor or config that cannot be read; the message names the file and what to fix.
+
+    ``field`` is the manifest field that points at the file: interface.predictor or interface.config.
+    """
+
+    def __init__(self, message: str, field: str = "interface.predictor") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -314,14 +322,28 @@ def read_model_interface(read_text: Callable[[str], str | None], predictor: str 
     predictor_interface = None
     if predictor is not None:
         file = predictor.partition(":")[0]
-        source = read_text(file)
-        if source is None:
-            raise InterfaceError(f"the predictor file {file} is not in the artifacts; correct interface.predictor")
-        predictor_interface = read_predictor_interface(source, predictor, file)
+        with _reading("interface.predictor", file):
+            source = read_text(file)
+            if source is None:
+                raise InterfaceError(f"the predictor file {file} is not in the artifacts; correct interface.predictor")
+            predictor_interface = read_predictor_interface(source, predictor, file)
     config_interface = None
     if config is not None:
-        text = read_text(config)
-        if text is None:
-            raise InterfaceError(f"the config file {config} is not in the artifacts; correct interface.config")
-        config_interface = read_config_interface(text, config)
+        with _reading("interface.config", config):
+            text = read_text(config)
+            if text is None:
+                raise InterfaceError(f"the config file {config} is not in the artifacts; correct interface.config")
+            config_interface = read_config_interface(text, config)
     return ModelInterface(predictor_interface, config_interface)
+
+
+@contextmanager
+def _reading(field: str, file: str) -> Iterator[None]:
+    """Tag failures with the manifest field, and turn parser exhaustion on deep nesting into an InterfaceError."""
+    try:
+        yield
+    except InterfaceError as error:
+        raise InterfaceError(str(error), field) from error
+    except (RecursionError, MemoryError) as error:
+        raise InterfaceError(f"{file} nests too deeply for its parser to read; simplify the nested expression "
+                             "or JSON", field) from error

@@ -286,6 +286,7 @@ def _token_in_notes(project: ExampleProject) -> None:
 
 AT_PATH = (DIGITS, ARTIFACTS_LINE, "artifacts.path")
 AT_PREDICTOR = (DIGITS, 12, "interface.predictor")
+AT_CONFIG = (DIGITS, 13, "interface.config")
 # (case, setup, run under limits, (file, line, field), words)
 ARTIFACT_CASES = [
     ("symlink-folder-outside", _link_folder_outside, False, AT_PATH, ["linked resolves to", "outside the repository"]),
@@ -306,7 +307,7 @@ ARTIFACT_CASES = [
     ("git-folder", _git_folder, False, AT_PATH, [".git is a git folder"]),
     ("folders-40-deep", _deep_folders, False, AT_PATH, ["nested more than 32 folders deep", "flatten"]),
     ("predictor-not-utf8", _predictor_not_utf8, False, AT_PREDICTOR, ["predict.py is not UTF-8", "save it as UTF-8"]),
-    ("config-deeply-nested", _config_deeply_nested, True, AT_PREDICTOR, ["nests too deeply", "simplify"]),
+    ("config-deeply-nested", _config_deeply_nested, True, AT_CONFIG, ["nests too deeply", "simplify"]),
     ("token-in-readme", _token_in_readme, False, (f"{ARTIFACTS}/README.md", 4, ""),
      ["looks like an access token (hf_...)", "rotate the token"]),
     ("token-in-predictor", _token_in_predictor, False, (f"{ARTIFACTS}/predict.py", 1, ""),

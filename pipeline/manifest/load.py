@@ -155,9 +155,8 @@ def load_manifest_file(project: Project, file: Path) -> LoadedManifest | _Reject
         try:
             interface = _read_interface(manifest, artifacts)
         except InterfaceError as error:
-            field = "interface.predictor" if manifest.interface.predictor else "interface.config"
-            line, column = positions.of_value(tuple(field.split(".")))
-            problems.append(Problem(display, line, column, field, str(error)))
+            line, column = positions.of_value(tuple(error.field.split(".")))
+            problems.append(Problem(display, line, column, error.field, str(error)))
     if problems:
         return _Rejected(problems, _Parsed(display, manifest, positions))
     return LoadedManifest(file, display, manifest, positions, artifacts, interface)
@@ -183,13 +182,7 @@ def _artifact_token_problems(project: Project, manifest: Manifest, artifacts: Ar
 
 
 def _read_interface(manifest: Manifest, artifacts: ArtifactSet) -> ModelInterface:
-    try:
-        return read_model_interface(_artifact_reader(artifacts), manifest.interface.predictor,
-                                    manifest.interface.config)
-    except (RecursionError, MemoryError) as error:
-        # NOTE: the Python and JSON parsers signal deep nesting this way; pipeline.interface does not catch it yet.
-        raise InterfaceError("the predictor or config nests too deeply for its parser to read; "
-                             "simplify the nested expression or JSON") from error
+    return read_model_interface(_artifact_reader(artifacts), manifest.interface.predictor, manifest.interface.config)
 
 
 def _artifact_reader(artifacts: ArtifactSet) -> Callable[[str], str | None]:
