@@ -27,7 +27,8 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 STALE_PARENT_STATUS = 412
 CONFLICT_STATUS = 409
-# Maximum attempts of one write (a commit or a tag) when the Hub returns 412, 429 or 5xx.
+# Maximum attempts of one write (a repo, a settings change, a commit, a tag or a branch)
+# when the Hub returns 412, 429 or 5xx.
 MAX_ATTEMPTS = 4
 MAX_WAIT_S = 60.0
 # Seconds to connect, and to wait for each read or write of a request (not for the whole request).

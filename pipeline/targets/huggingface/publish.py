@@ -177,7 +177,7 @@ class Publisher:
                               "run mrp apply again so that the version is released first")
         head = refs.branches.get(branch)
         if head is None:
-            self.api.create_branch(repo_id, branch=branch, revision=source)
+            self._create_channel_branch(repo_id, branch, source)
             logger.info("created branch %s of %s at %s (%s)", branch, repo_id, source, version)
             return source
 
@@ -205,6 +205,16 @@ class Publisher:
                                       parent_commit=head)
         logger.info("moved %s %s to %s as commit %s", release.name, channel, version, info.oid)
         return info.oid
+
+    def _create_channel_branch(self, repo_id: str, branch: str, source: str) -> None:
+        """Create a branch at ``source``; a 409 counts as success when another writer made the same branch."""
+        from huggingface_hub.errors import HfHubHTTPError
+
+        try:
+            self.api.create_branch(repo_id, branch=branch, revision=source)
+        except HfHubHTTPError as error:
+            if hub.status_of(error) != hub.CONFLICT_STATUS or read_refs(self.api, repo_id).branches.get(branch) != source:
+                raise
 
     def _version_at(self, repo_id: str, head: str, refs: Refs) -> str | None:
         """Name the version a branch head serves, the way the live state read names it."""

@@ -87,9 +87,22 @@ class HuggingFaceTarget:
 
         ``exist_ok`` leaves an existing repo, and its privacy, as it is.
         """
-        url = self.api.create_repo(repo_id_of(release), private=True, exist_ok=True)
-        logger.info("repository %s is present", url.repo_id)
-        return url.repo_id
+        repo_id = repo_id_of(release)
+        step = f"create repository {repo_id}"
+        hub.write_with_retries(release.name, step,
+                               lambda: self.api.create_repo(repo_id, private=True, exist_ok=True),
+                               lambda: repo_id if self._repo_exists(repo_id) else None)
+        logger.info("repository %s is present", repo_id)
+        return repo_id
+
+    def _repo_exists(self, repo_id: str) -> bool:
+        from huggingface_hub.errors import RepositoryNotFoundError
+
+        try:
+            self.api.model_info(repo_id)
+        except RepositoryNotFoundError:
+            return False
+        return True
 
     def _create_version(self, action: Action, release: Release) -> str:
         expected = action.after or {}
@@ -132,7 +145,13 @@ class HuggingFaceTarget:
     def _update_settings(self, release: Release, changes: dict[str, Any]) -> None:
         """Update settings, then read them back, because a Hub that ignores a key still returns 200."""
         repo_id = repo_id_of(release)
-        self.api.update_repo_settings(repo_id, **changes)
+
+        def landed() -> dict[str, Any] | None:
+            current = self._read_settings(repo_id)
+            return current if all(current.get(key) == value for key, value in changes.items()) else None
+
+        hub.write_with_retries(release.name, f"update settings {changes} of {repo_id}",
+                               lambda: self.api.update_repo_settings(repo_id, **changes), landed)
         live = self._read_settings(repo_id)
         wrong = {key: live.get(key) for key, value in changes.items() if live.get(key) != value}
         if wrong:

@@ -3,6 +3,8 @@
 The ``replicate`` 1.0.7 client retries only GET, PUT and DELETE (on 429, 503
 and 504). POST and PATCH go through ``Api.write``, a bounded retry that first
 reads the state back, so a write whose response was lost is never sent twice.
+It also retries 500 and 502, which the client does not: with the read-back, a
+re-sent write is safe, and failing the apply would leave the re-run to the user.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ TARGET = "replicate"
 TOKEN_VARIABLE = "REPLICATE_API_TOKEN"
 BASE_URL_VARIABLE = "REPLICATE_BASE_URL"
 DEFAULT_BASE_URL = "https://api.replicate.com"
-RETRY_STATUSES = frozenset({429, 503, 504})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 WRITE_ATTEMPTS = 4
 BACKOFF_S = 0.5
 MAX_WAIT_S = 30.0
@@ -92,7 +94,7 @@ class Api:
 
     def write(self, model: str, step: str, send: Callable[[], T],
               already_done: Callable[[], T | None] | None = None) -> T:
-        """Send a POST or PATCH up to WRITE_ATTEMPTS times on 429, 503, 504 or a lost connection.
+        """Send a POST or PATCH up to WRITE_ATTEMPTS times on 429, 500, 502, 503, 504 or a lost connection.
 
         Before each re-send ``already_done`` reads the state back; when it
         returns a value, the earlier attempt landed and that value is returned.
