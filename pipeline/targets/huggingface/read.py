@@ -5,7 +5,10 @@ existence, privacy, gating and the head of ``main`` for every repo. Per repo,
 ``list_repo_refs`` returns tags and branches, and one listing of the
 ``releases`` branch returns every version commit's message. A channel branch
 costs one more listing of its history, unless its head is a version commit
-itself or the repo's initial commit.
+itself or the repo's initial commit. No list call covers refs or commits, so
+the namespaces, and then the repos, are read concurrently on at most
+``READ_WORKERS`` threads: a plan of many models waits for about one round trip
+per ``READ_WORKERS`` repos instead of one per request.
 
 How versions and channels are stored (see ``publish``):
 
@@ -21,9 +24,10 @@ How versions and channels are stored (see ``publish``):
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline.manifest.schema import CHANNELS
 from pipeline.plan.model import LiveState, LiveVersion
@@ -39,6 +43,11 @@ logger = logging.getLogger(__name__)
 
 RELEASES_BRANCH = "releases"
 LIST_EXPAND = ["private", "gated", "sha"]
+# Concurrent reads of one plan. Each holds one connection of the client's pool (httpx keeps up to 100).
+READ_WORKERS = 16
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 def channel_branch(channel: str) -> str:
@@ -80,15 +89,16 @@ class LiveReader:
     def read(self, releases: Sequence[Release]) -> list[LiveState]:
         namespaces = sorted({repo_id_of(release).split("/")[0] for release in releases})
         summaries: dict[str, RepoSummary] = {}
-        for namespace in namespaces:
-            with hub.hub_errors(namespace, f"list the models of {namespace}"):
-                summaries.update(self._list_namespace(namespace))
-        return [self._read_one(release, summaries.get(repo_id_of(release).lower())) for release in releases]
+        for listed in map_concurrently(self._list_namespace, namespaces):
+            summaries.update(listed)
+        return map_concurrently(lambda release: self._read_one(release, summaries.get(repo_id_of(release).lower())),
+                                releases)
 
     def _list_namespace(self, namespace: str) -> dict[str, RepoSummary]:
         found = {}
-        for info in self.api.list_models(author=namespace, expand=LIST_EXPAND):
-            found[info.id.lower()] = RepoSummary(bool(info.private), info.gated or False, info.sha)
+        with hub.hub_errors(namespace, f"list the models of {namespace}"):
+            for info in self.api.list_models(author=namespace, expand=LIST_EXPAND):
+                found[info.id.lower()] = RepoSummary(bool(info.private), info.gated or False, info.sha)
         logger.debug("listed %d models of %s", len(found), namespace)
         return found
 
@@ -176,3 +186,21 @@ def version_of_copy(message: str, versions: dict[str, LiveVersion]) -> str | Non
         return None
     return version
 
+
+
+def map_concurrently(function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
+    """Apply ``function`` to every item on at most READ_WORKERS threads and return the results in order.
+
+    The first error is raised once the reads already running have finished;
+    the reads not started yet are cancelled.
+    """
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(items)), thread_name_prefix="mrp-hub-read") as pool:
+        futures = [pool.submit(function, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise

@@ -179,8 +179,8 @@ class ReplicateTarget:
                 logger.debug("%s: listed %d deployments of %s", self.name, len(found), username)
                 return found
             cursor = page.next
-        logger.info("%s: %s has more deployments than %d models need; reading each channel's deployment instead",
-                    self.name, username, owned)
+        logger.info("%s: the deployments of %s fill more pages than the gets of %d models cost; getting each "
+                    "channel's deployment instead", self.name, username, owned)
         return None
 
     def _read_one(self, api: Api, ids: VersionIds, release: Release, username: str, listed: Listed) -> LiveState:

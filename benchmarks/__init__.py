@@ -1,0 +1,1 @@
+"""The benchmark suite of mrp: ``python benchmarks/run.py`` writes BENCHMARKS.md."""
