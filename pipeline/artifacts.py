@@ -18,6 +18,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.digestcache import DigestCache, hash_file
+
 MAX_FILES = 10_000
 # Folders nested deeper than this are rejected before the recursive walk could exhaust the stack.
 MAX_FOLDER_DEPTH = 32
@@ -56,8 +58,8 @@ def digest_of(entries: list[tuple[str, str]]) -> str:
     return f"sha256:{hasher.hexdigest()}"
 
 
-def scan_artifacts(project_root: Path, relative: str) -> ArtifactSet:
-    """Check the artifacts folder ``relative`` and hash every file in it."""
+def scan_artifacts(project_root: Path, relative: str, cache: DigestCache | None = None) -> ArtifactSet:
+    """Check the artifacts folder ``relative`` and hash every file in it, through ``cache`` when one is given."""
     root_real = project_root.resolve()
     if Path(relative).is_absolute():
         raise ArtifactProblem(f"{relative} is an absolute path; give a folder relative to the repository root")
@@ -83,7 +85,7 @@ def scan_artifacts(project_root: Path, relative: str) -> ArtifactSet:
         raise ArtifactProblem(f"the folder {relative} has no files; add the model's files to it")
 
     files = tuple(
-        ArtifactFile(path=path, size=source.stat().st_size, sha256=_sha256(source), source=source)
+        ArtifactFile(path=path, size=source.stat().st_size, sha256=_sha256(source, cache), source=source)
         for path, source in sorted(found)
     )
     return ArtifactSet(root=real, files=files, digest=digest_of([(item.path, item.sha256) for item in files]))
@@ -143,9 +145,8 @@ def _walk(folder: Path, prefix: str, root_real: Path, shown_root: str, found: li
             raise ArtifactProblem(f"{shown} is not a regular file (a FIFO, socket or device); remove it")
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, cache: DigestCache | None) -> str:
     try:
-        with path.open("rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+        return cache.sha256(path, hash_file) if cache is not None else hash_file(path)
     except OSError as error:
         raise ArtifactProblem(f"{path} cannot be read ({error.strerror}); fix its permissions or remove it") from error

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+import semver
 import yaml
 
 from pipeline.bump import Snapshot
@@ -41,7 +42,7 @@ class Baseline:
 def find_baseline(project: Project, loaded: LoadedManifest, ledger: Ledger) -> Baseline:
     records = [record for record in ledger.records(loaded.name) if is_version(str(record.get("version")))]
     if records:
-        return _from_ledger(records, ledger.latest(loaded.name))
+        return _from_ledger(records, max(records, key=lambda record: semver.Version.parse(str(record["version"]))))
     return _from_git(project, loaded)
 
 

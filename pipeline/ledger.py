@@ -28,6 +28,8 @@ from pipeline.plan.model import Action, LiveState
 from pipeline.versioning import is_version
 
 logger = logging.getLogger(__name__)
+# libyaml's safe loader parses ledger records about twenty times faster than the pure-Python one.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # (model, version) -> the ledger fields of that release as it is being applied, or None.
 ReleaseFields = Callable[[str, str], "dict[str, Any] | None"]
@@ -50,7 +52,7 @@ class Ledger:
         if not path.exists():
             return None
         try:
-            record = yaml.safe_load(path.read_text(encoding="utf-8"))
+            record = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
         except (yaml.YAMLError, UnicodeDecodeError) as error:
             raise LedgerError(f"{path}: the ledger record is not valid YAML ({error}); "
                               "restore it from git history") from error

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from pipeline.artifacts import ArtifactProblem, ArtifactSet, scan_artifacts
 from pipeline.config import Project
+from pipeline.digestcache import DigestCache
 from pipeline.errors import ManifestError, Problem
 from pipeline.interface import InterfaceError, ModelInterface, read_model_interface
 from pipeline.manifest.schema import NAME_PATTERN, REPLICATE_ID_PATTERN, REPO_ID_PATTERN, LANGUAGE_PATTERN, Manifest, shown
@@ -76,8 +77,10 @@ def load_manifests(project: Project, names: Sequence[str] = ()) -> list[LoadedMa
 
     loaded: list[LoadedManifest] = []
     parsed: list[_Parsed] = []
+    # One cache per run: read once here, written once below, so N manifests cost one load and one save.
+    digests = DigestCache.for_project(project.root)
     for file in files:
-        result = load_manifest_file(project, file)
+        result = load_manifest_file(project, file, digests)
         if isinstance(result, LoadedManifest):
             loaded.append(result)
             parsed.append(_Parsed(result.display, result.manifest, result.positions))
@@ -86,6 +89,7 @@ def load_manifests(project: Project, names: Sequence[str] = ()) -> list[LoadedMa
             if result.parsed is not None:
                 parsed.append(result.parsed)
 
+    digests.save()
     problems.extend(_conflicts(parsed))
     known = {item.name for item in loaded} | {file.stem for file in files}
     for name in names:
@@ -122,7 +126,7 @@ def _redacted(problem: Problem) -> Problem:
     return replace(problem, field=redact(problem.field), message=redact(problem.message))
 
 
-def load_manifest_file(project: Project, file: Path) -> LoadedManifest | _Rejected:
+def load_manifest_file(project: Project, file: Path, digests: DigestCache | None = None) -> LoadedManifest | _Rejected:
     display = project.display(file)
     try:
         text = _read_text(file)
@@ -146,7 +150,7 @@ def load_manifest_file(project: Project, file: Path) -> LoadedManifest | _Reject
                                 f"the name {manifest.name!r} differs from the file name {file.name!r}; "
                                 f"rename the file to {manifest.name}.yaml or change the name"))
     try:
-        artifacts = scan_artifacts(project.root, manifest.artifacts.path)
+        artifacts = scan_artifacts(project.root, manifest.artifacts.path, digests)
     except ArtifactProblem as error:
         line, column = positions.of_value(("artifacts", "path"))
         problems.append(Problem(display, line, column, "artifacts.path", str(error)))
