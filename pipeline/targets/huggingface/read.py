@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline.manifest.schema import CHANNELS
 from pipeline.plan.model import LiveState, LiveVersion
 from pipeline.release import Release
+from pipeline.targets import concurrency
 from pipeline.targets.huggingface import hub
 from pipeline.versioning import version_of_tag
 
@@ -189,18 +189,5 @@ def version_of_copy(message: str, versions: dict[str, LiveVersion]) -> str | Non
 
 
 def map_concurrently(function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
-    """Apply ``function`` to every item on at most READ_WORKERS threads and return the results in order.
-
-    The first error is raised once the reads already running have finished;
-    the reads not started yet are cancelled.
-    """
-    if len(items) <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(items)), thread_name_prefix="mrp-hub-read") as pool:
-        futures = [pool.submit(function, item) for item in items]
-        try:
-            return [future.result() for future in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    """Apply ``function`` to every item on at most READ_WORKERS threads, in order."""
+    return concurrency.map_concurrently(function, items, READ_WORKERS, "mrp-hub-read")

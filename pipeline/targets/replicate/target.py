@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +37,7 @@ from pipeline.manifest.schema import CHANNELS, Manifest
 from pipeline.plan.model import Action, DesiredState, Kind, LiveState, LiveVersion, Resource
 from pipeline.release import Release
 from pipeline.targets.base import ActionResult
+from pipeline.targets.concurrency import map_concurrently
 from pipeline.targets.replicate.api import TARGET, TOKEN_VARIABLE, Api, describe
 from pipeline.targets.replicate.deployments import (
     SETTING_PREFIX,
@@ -414,21 +414,8 @@ def _listed_release(model: str, owner: str, name: str, listed: dict[str, Deploym
 
 
 def _map_concurrently(function: Callable[[Item], T], items: Sequence[Item]) -> list[T]:
-    """Apply ``function`` to every item on at most READ_WORKERS threads and return the results in order.
-
-    The first error is raised once the reads already running have finished;
-    the reads not started yet are cancelled.
-    """
-    if len(items) <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(items)), thread_name_prefix="mrp-replicate-read") as pool:
-        futures = [pool.submit(function, item) for item in items]
-        try:
-            return [future.result() for future in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    """Apply ``function`` to every item on at most READ_WORKERS threads, in order."""
+    return map_concurrently(function, items, READ_WORKERS, "mrp-replicate-read")
 
 
 def model_id(manifest: Manifest) -> tuple[str, str]:
