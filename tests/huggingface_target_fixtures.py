@@ -8,49 +8,27 @@ without a conftest.py. ``tests/conftest.py`` sets the client's environment
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from huggingface_hub import HfApi
 
-from pipeline.emulators.base import Emulator, Request, Response
+from pipeline.emulators.base import Emulator
 from pipeline.emulators.hub import HubApp
 from pipeline.emulators.hub.state import Commit, Repo
 from tests.conftest import ExampleProject
+from tests.emulator_hooks import HookedApp as BaseHookedApp
 
 TOKEN = "hf_fake_token_for_tests"
 READ_METHODS = ("GET", "HEAD")
 
-Hook = Callable[[Request, Callable[[Request], Response]], Response]
-
-
-class HookedHubApp:
-    """A ``HubApp`` whose requests pass through ``hook``, to act between two requests of an apply.
-
-    A hook gets the request and the inner app's ``handle``; it may call it,
-    change the response, or make requests of its own (the server handles each
-    request on its own thread).
-    """
-
-    def __init__(self, inner: HubApp) -> None:
-        self.inner = inner
-        self.hook: Hook | None = None
-        self._lock = threading.Lock()
+class HookedHubApp(BaseHookedApp):
+    """A ``HubApp`` whose requests pass through ``hook``, to act between two requests of an apply."""
 
     @property
     def state(self):
         return self.inner.state
-
-    def handle(self, request: Request) -> Response:
-        with self._lock:
-            hook = self.hook
-        if hook is None:
-            return self.inner.handle(request)
-        return hook(request, self.inner.handle)
-
-    def fault_response(self, status: int, retry_after: int | None) -> Response:
-        return self.inner.fault_response(status, retry_after)
 
 
 @dataclass

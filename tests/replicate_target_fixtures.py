@@ -8,49 +8,28 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import yaml
 
-from pipeline.emulators.base import Emulator, Request, Response
+from pipeline.emulators.base import Emulator, Request
 from pipeline.emulators.replicate import ReplicateApp
 from pipeline.emulators.replicate.state import DeploymentRecord, ModelRecord
 from tests.conftest import ExampleProject
+from tests.emulator_hooks import HookedApp as BaseHookedApp
 
 TOKEN = "r8_fake-token-for-tests"
 WRITE_METHODS = ("POST", "PATCH", "DELETE")
 
-Hook = Callable[[Request, Callable[[Request], Response]], Response]
-
-
-class HookedApp:
-    """A ``ReplicateApp`` whose requests pass through ``hook``, to act between two requests of an apply.
-
-    A hook gets the request and the inner app's ``handle``; it may call it,
-    change the response, or make requests of its own.
-    """
-
-    def __init__(self, inner: ReplicateApp) -> None:
-        self.inner = inner
-        self.hook: Hook | None = None
-        self._lock = threading.Lock()
+class HookedApp(BaseHookedApp):
+    """A ``ReplicateApp`` whose requests pass through ``hook``, to act between two requests of an apply."""
 
     @property
     def store(self):
         return self.inner.store
-
-    def handle(self, request: Request) -> Response:
-        with self._lock:
-            hook = self.hook
-        if hook is None:
-            return self.inner.handle(request)
-        return hook(request, self.inner.handle)
-
-    def fault_response(self, status: int, retry_after: int | None) -> Response:
-        return self.inner.fault_response(status, retry_after)
 
 
 @dataclass
