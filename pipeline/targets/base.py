@@ -10,11 +10,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pipeline.manifest.schema import Manifest
 from pipeline.plan.model import Action, DesiredState, LiveState
 from pipeline.release import Release
+
+
+def desired_state_of(target: str, release: Release, settings: dict[str, Any]) -> DesiredState:
+    """Build a target's desired state of a release: the parts every target shares, plus its own settings."""
+    return DesiredState(
+        target=target,
+        model=release.name,
+        version=release.manifest.release_version,
+        channel=release.manifest.channel,
+        artifacts_digest=release.artifacts.digest,
+        card_digest=release.card_digest,
+        settings=settings,
+        source=release.source,
+    )
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from pipeline.errors import LockError, TargetError
 from pipeline.manifest.schema import CHANNELS, Manifest
 from pipeline.plan.model import Action, DesiredState, Kind, LiveState, LiveVersion, Resource
 from pipeline.release import Release
-from pipeline.targets.base import ActionResult
+from pipeline.targets.base import ActionResult, desired_state_of
 from pipeline.versioning import compare, tag_name, version_of_tag
 
 logger = logging.getLogger(__name__)
@@ -78,16 +78,7 @@ class LocalTarget:
             for channel in CHANNELS
             if getattr(manifest.hardware, channel) is not None
         }
-        return DesiredState(
-            target=self.name,
-            model=release.name,
-            version=manifest.release_version,
-            channel=manifest.channel,
-            artifacts_digest=release.artifacts.digest,
-            card_digest=release.card_digest,
-            settings=settings,
-            source=release.source,
-        )
+        return desired_state_of(self.name, release, settings)
 
     # Reading
 

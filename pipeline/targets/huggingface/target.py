@@ -12,7 +12,7 @@ from pipeline.errors import PlanError, TargetError
 from pipeline.manifest.schema import Manifest
 from pipeline.plan.model import Action, DesiredState, LiveState, Resource
 from pipeline.release import Release
-from pipeline.targets.base import ActionResult
+from pipeline.targets.base import ActionResult, desired_state_of
 from pipeline.targets.huggingface import hub
 from pipeline.targets.huggingface.cardcheck import card_metadata, check_card_metadata
 from pipeline.targets.huggingface.publish import Publisher
@@ -50,16 +50,7 @@ class HuggingFaceTarget:
         if problems:
             raise PlanError([f"{self.name}: {release.name}: the model card's metadata is invalid: {problem}"
                              for problem in problems])
-        return DesiredState(
-            target=self.name,
-            model=release.name,
-            version=release.manifest.release_version,
-            channel=release.manifest.channel,
-            artifacts_digest=release.artifacts.digest,
-            card_digest=release.card_digest,
-            settings=desired_settings(release.manifest),
-            source=release.source,
-        )
+        return desired_state_of(self.name, release, desired_settings(release.manifest))
 
     def read(self, releases: Sequence[Release]) -> list[LiveState]:
         return LiveReader(self.api).read(releases)

@@ -10,7 +10,7 @@ A deployment is created by its channel's first move, with the channel's
 settings, because Replicate cannot create a deployment without a version.
 
 Reading costs one request per model (its first page of versions, which also
-tells a missing model by 404) plus the deployments: from
+shows a missing model by its 404) plus the deployments: from
 ``DEPLOYMENT_LIST_MIN_MODELS`` models of the token's account on, one listing
 of the account's deployments (a page per 100 on the emulator) replaces the
 get per channel per model. Models are read concurrently on at most
@@ -36,7 +36,7 @@ from pipeline.ledger import Ledger
 from pipeline.manifest.schema import CHANNELS, Manifest
 from pipeline.plan.model import Action, DesiredState, Kind, LiveState, LiveVersion, Resource
 from pipeline.release import Release
-from pipeline.targets.base import ActionResult
+from pipeline.targets.base import ActionResult, desired_state_of
 from pipeline.targets.concurrency import map_concurrently
 from pipeline.targets.replicate.api import TARGET, TOKEN_VARIABLE, Api, describe
 from pipeline.targets.replicate.deployments import (
@@ -55,7 +55,7 @@ from pipeline.versioning import channels_up_to
 logger = logging.getLogger(__name__)
 
 UNREADABLE_STATUSES = (401, 403)
-# Concurrent model reads of one plan; each holds one connection of the transport's pool (httpx keeps up to 100).
+# Concurrent model reads of one plan; each uses one connection of the transport's pool (httpx keeps up to 100).
 READ_WORKERS = 16
 # From this many models of the token's account on, the plan lists the account's deployments instead of
 # getting each channel's deployment. Below it the gets cost at most 27 requests, while a listing costs a
@@ -84,16 +84,7 @@ class ReplicateTarget:
         manifest = release.manifest
         settings = {f"{SETTING_PREFIX}{channel}": deployment_settings(manifest, channel)
                     for channel in channels_up_to(manifest.channel)}
-        return DesiredState(
-            target=self.name,
-            model=release.name,
-            version=manifest.release_version,
-            channel=manifest.channel,
-            artifacts_digest=release.artifacts.digest,
-            card_digest=release.card_digest,
-            settings=settings,
-            source=release.source,
-        )
+        return desired_state_of(self.name, release, settings)
 
     def daily_cost_change(self, action: Action, prices: Mapping[str, Any]) -> float:
         """Return how much a deployment setting changes the always-on cost, in USD per day.
@@ -187,7 +178,7 @@ class ReplicateTarget:
         owner, name = model_id(release.manifest)
         with api.errors(release.name, f"read model {owner}/{name}"):
             try:
-                # The versions route answers 404 for a missing model, so it also tells whether the model exists.
+                # The versions route returns 404 for a missing model, so it also shows whether the model exists.
                 page = Versions(api.client, (owner, name)).list()
             except ReplicateError as error:
                 if error.status == 404:
