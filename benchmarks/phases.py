@@ -2,7 +2,7 @@
 
 Run in the project's root as ``python benchmarks/phases.py --target A --target B``.
 Prints JSON: seconds per phase, and the top functions of a cProfile run by
-cumulative and by own time. cProfile sees only the main thread, so the
+cumulative and by own time. cProfile profiles only the main thread, so the
 concurrent reads show up as the time ``read_live`` waits for them; the
 phase timings cover those.
 """

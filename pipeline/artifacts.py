@@ -28,7 +28,7 @@ EMPTY_FILES_ALLOWED = frozenset({"__init__.py", "py.typed"})
 
 
 class ArtifactProblem(Exception):
-    """The artifacts folder cannot be published; the message says what to change."""
+    """The artifacts folder cannot be published; the message names the change to make."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Find what a model's working tree is compared with: its last released snapshot.
 
 The ledger is the record of releases, so its highest version is the baseline.
-Where the ledger has no record of the model, git history stands in: with
+Where the ledger has no record of the model, git history is used instead. With
 uncommitted changes to the model the baseline is the committed state (HEAD),
 otherwise it is the newest commit whose manifest carries another version.
 Nothing here runs model code: predictor files are parsed as text.

@@ -146,7 +146,12 @@ def _file_changes(old: Mapping[str, str], new: Mapping[str, str]) -> Iterable[Ch
     for path in sorted(set(old) | set(new)):
         if old.get(path) == new.get(path):
             continue
-        verb = "added" if path not in old else "removed" if path not in new else "changed"
+        if path not in old:
+            verb = "added"
+        elif path not in new:
+            verb = "removed"
+        else:
+            verb = "changed"
         kind = file_kind(path)
         what = "predictor code or docs" if kind is Bump.PATCH else "artifact"
         yield Change(kind, f"{what} {path} {verb}")

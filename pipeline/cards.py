@@ -102,7 +102,7 @@ def _results_table(evidence: Mapping[str, Any]) -> str:
 def _versions_text(manifest: Manifest) -> str:
     """List this version as supported and every deprecated version with its end of support."""
     # NOTE: older versions that are still supported are not listed: the card must be reproducible from the
-    # manifest alone, and only the ledger knows every release.
+    # manifest alone, and only the ledger records every release.
     lines = [f"Supported: {manifest.release_version} (this version)."]
     if manifest.deprecations:
         lines += ["", "| deprecated version | deprecated on | supported until | note |", "| --- | --- | --- | --- |"]

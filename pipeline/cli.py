@@ -1,6 +1,6 @@
 """The ``mrp`` command line: parse options, call ``pipeline.operations``, render, choose the exit code.
 
-Exit codes: 0 success, 1 an expected error (the message says what to do),
+Exit codes: 0 success, 1 an expected error (the message gives the next step),
 2 changes present (``plan --detailed-exitcode``), 3 a bug (traceback with
 MRP_DEBUG=1), 130 interrupted. Results go to stdout, diagnostics to stderr.
 """
@@ -52,7 +52,11 @@ def _project(ctx: click.Context, targets: tuple[str, ...], registry: str | None)
 @click.pass_context
 def cli(ctx: click.Context, project_dir: Path | None, verbose: int) -> None:
     """Release ML models from manifests in git: validate, plan, apply."""
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    level = logging.WARNING
+    if verbose == 1:
+        level = logging.INFO
+    elif verbose > 1:
+        level = logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("mrp: %(levelname)s: %(message)s"))
     logger.handlers[:] = [handler]
@@ -147,7 +151,7 @@ def plan(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...], 
 @_project_options
 @click.argument("models", nargs=-1)
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Apply this saved plan; refused when the live state changed since it was saved.")
+              help="Apply this saved plan; it is rejected when the live state changed since it was saved.")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking; required when stdin is not a terminal.")
 @click.option("--lock-timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
               help="How long to wait for another apply that holds a target's lock (the local registry's).")

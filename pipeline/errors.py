@@ -41,7 +41,7 @@ class Problem:
 
 
 class MrpError(Exception):
-    """An expected failure with a message that says what to do next."""
+    """An expected failure with a message that gives the next step."""
 
 
 class ConfigError(MrpError):
@@ -68,7 +68,7 @@ class PlanError(MrpError):
 
 
 class StalePlanError(MrpError):
-    """The live state changed after the plan was saved; ``changes`` says what moved."""
+    """The live state changed after the plan was saved; ``changes`` lists what moved."""
 
     def __init__(self, plan_file: str, changes: Sequence[str]) -> None:
         self.plan_file = plan_file

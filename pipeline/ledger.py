@@ -71,7 +71,7 @@ class Ledger:
                        fields: dict[str, Any]) -> bool:
         """Record that ``target`` published a version; return True when the ledger changed.
 
-        ``fields`` holds the digests and, when known, the files, interface, task and
+        ``fields`` contains the digests and, when known, the files, interface, task and
         card inputs that later version decisions compare against.
         """
         record = self.read(model, version)
@@ -134,7 +134,7 @@ class Ledger:
         ``release_fields(model, version)`` returns the ledger fields of the
         release being applied (files, interface, card inputs), or None. They
         are recorded when the live digests match, because later version checks
-        compare against them, and a record with digests only fails them.
+        compare against them, and a record with digests only cannot tell weights from code.
         """
         written = 0
         for state in states:

@@ -78,7 +78,7 @@ def snapshot_of(loaded: LoadedManifest) -> Snapshot:
 def build_release(loaded: LoadedManifest, evidence: Mapping[str, Any] | None = None) -> Release:
     """Render the card, with results from ``evidence`` measured on these exact artifacts.
 
-    The card digest covers what the manifest says, not the results, so a
+    The card digest covers the manifest's card fields, not the results, so a
     version measured after its release does not look changed.
     """
     card = render_card(loaded.manifest, evidence)

@@ -6,7 +6,7 @@ emulator needs for tests and rehearsals:
 
 - a request log that records method, path, status and sizes (never a header
   value, so tokens stay out of it);
-- fault injection: a fixed latency per request, and rules that answer chosen
+- fault injection: a fixed latency per request, and rules that reply to chosen
   routes with an error status (with ``Retry-After``), a delay, or a dropped
   connection, after letting a number of matching requests pass;
 - a control API under ``/_emulator/`` so that a test driving ``mrp`` in another
@@ -37,7 +37,7 @@ FaultKind = Literal["status", "drop", "delay"]
 
 @dataclass(frozen=True)
 class Request:
-    """One HTTP request as the app sees it; ``raw_path`` keeps percent-encoding."""
+    """One HTTP request as the app receives it; ``raw_path`` keeps percent-encoding."""
 
     method: str
     raw_path: str
@@ -73,7 +73,7 @@ class Response:
 
 class App(Protocol):
     def handle(self, request: Request) -> Response:
-        """Answer one request of the platform's API."""
+        """Handle one request of the platform's API."""
 
     def fault_response(self, status: int, retry_after: int | None) -> Response:
         """Build an injected error in the platform's own error format."""
@@ -81,7 +81,7 @@ class App(Protocol):
 
 @dataclass
 class FaultRule:
-    """Answer requests whose ``"METHOD /path"`` matches ``route`` with a fault.
+    """Reply to requests whose ``"METHOD /path"`` matches ``route`` with a fault.
 
     The first ``skip`` matching requests pass untouched; the next ``times``
     (every one when ``times`` is None) get the fault.
@@ -246,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
             except Exception:  # a bug in the emulator must still answer the client
                 logger.exception("emulator failed on %s %s", self.command, split.path)
                 response = Response.json({"error": "emulator internal error"}, status=500)
-        # Log before sending, so a client that reads the log right after its call sees this request.
+        # Log before sending, so a client that reads the log right after its call finds this request.
         self._log(request, response.status, len(response.body), fault)
         self._send(response)
 

@@ -1,6 +1,6 @@
 """Evidence files: the recorded result of a benchmark, bound to what was measured and where.
 
-``releases/MODEL/evidence/VERSION-HARDWARE.yaml`` holds the artifacts digest,
+``releases/MODEL/evidence/VERSION-HARDWARE.yaml`` contains the artifacts digest,
 the gate settings, the hardware (CPU model, or GPU name, memory, driver and
 CUDA version), library versions, the tool version, every latency sample and
 the gate verdicts. A newer run on the same version and hardware replaces it.
@@ -24,7 +24,7 @@ import yaml
 from pipeline.ledger import utc_now
 
 LIBRARIES = ("numpy", "safetensors", "cog", "torch", "transformers")
-# Evidence holds every latency sample; libyaml's safe loader reads it far faster than the pure-Python one.
+# Evidence contains every latency sample, which libyaml's safe loader reads far faster than the pure-Python one.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

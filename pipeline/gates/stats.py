@@ -1,9 +1,11 @@
 """Statistics of benchmark samples: percentiles, and a regression test that noise alone does not fail.
 
 The regression test compares two latency samples with a bootstrap confidence
-interval of the ratio of their medians (new over old). The gate fails only
-when the whole interval lies above the accepted slowdown, passes when it lies
-at or below it, and is inconclusive otherwise.
+interval of the ratio of their medians (new over old). ``gates.benchmark``
+fails the gate only when the whole interval lies above the accepted slowdown
+and the median grew by more than the noise floor. It passes when the median
+grew by no more than the noise floor or the interval lies at or below the
+slowdown, and is inconclusive otherwise.
 """
 
 from __future__ import annotations

@@ -302,7 +302,12 @@ def _suggest(word: str, options: Iterable[str]) -> str:
 def _dotted(loc: FieldPath) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif text:
+            text += f".{part}"
+        else:
+            text = str(part)
     return text
 
 

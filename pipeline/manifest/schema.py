@@ -107,7 +107,7 @@ class Artifacts(StrictModel):
 
 
 class Interface(StrictModel):
-    """Where the model's public interface is declared, read without running code."""
+    """The files that declare the model's public interface, read without running code."""
 
     predictor: str | None = Field(
         None, description="cog-style predictor in the artifacts folder, e.g. predict.py:Predictor"
@@ -205,7 +205,7 @@ def check_sku(value: str) -> str:
 
 
 class ChannelHardware(StrictModel):
-    """What serves one channel: hardware and how many instances run."""
+    """The hardware that serves one channel and how many instances run."""
 
     sku: str = Field(description="Hardware SKU, e.g. cpu, gpu-t4, gpu-l40s")
     min_instances: int = Field(0, ge=0, le=5, description="Instances kept running; above 0 bills around the clock")

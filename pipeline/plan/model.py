@@ -15,7 +15,7 @@ from typing import Any
 
 
 class Resource(StrEnum):
-    """What an action changes; the order here is the order of apply."""
+    """The kind of thing an action changes, listed in the order apply runs them."""
 
     REPOSITORY = "repository"
     VERSION = "version"
@@ -34,7 +34,7 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class DesiredState:
-    """What one model should look like on one target, from its manifest and artifacts."""
+    """The desired state of one model on one target, from its manifest and artifacts."""
 
     target: str
     model: str
@@ -56,10 +56,10 @@ class LiveVersion:
 
 @dataclass(frozen=True)
 class LiveState:
-    """What one target holds for one model, as read through its API.
+    """The live state of one model on one target, as read through its API.
 
     ``readable`` is False when the state could not be read (no credentials, a
-    private repository); then ``reason`` says why, and nothing is planned for it.
+    private repository); then ``reason`` gives the cause, and nothing is planned for it.
     """
 
     target: str

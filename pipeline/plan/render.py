@@ -89,7 +89,7 @@ def render_markdown(plan: Plan, limit: int = COMMENT_LIMIT) -> str:
     """Render the pull-request comment, never longer than ``limit`` characters.
 
     The marker, the summary and the table stay whole while they fit; the
-    folded details are cut first, with a line that says how many lines were
+    folded details are cut first, with a line that gives how many lines were
     left out and where the full plan is.
     """
     head = [MARKDOWN_MARKER, f"**{summary_line(plan)}{_gate_totals(plan)}**", ""]

@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 RELEASES_BRANCH = "releases"
 LIST_EXPAND = ["private", "gated", "sha"]
-# Concurrent reads of one plan. Each holds one connection of the client's pool (httpx keeps up to 100).
+# Concurrent reads of one plan. Each uses one connection of the client's pool (httpx keeps up to 100).
 READ_WORKERS = 16
 
 Item = TypeVar("Item")

@@ -86,7 +86,7 @@ def _cog_push(release: Release, owner: str, name: str) -> str:
 
 
 def _check_cog_login(model: str) -> None:
-    """Fail before a long build when Docker holds no credentials for the registry cog pushes to.
+    """Fail before a long build when Docker has no credentials for the registry cog pushes to.
 
     ``cog login`` stores them in Docker's config (``$DOCKER_CONFIG/config.json``,
     by default ``~/.docker/config.json``): an ``auths`` entry for the registry,
