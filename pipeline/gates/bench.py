@@ -18,6 +18,7 @@ from pipeline.gates.metrics import label_of, task_metrics
 from pipeline.gates.results import GateResult, Status
 from pipeline.gates.runners import CogRunner, CommandRunner, Measurement
 from pipeline.gates.stats import percentile
+from pipeline.gates.transformers_runner import TransformersRunner
 from pipeline.manifest.load import LoadedManifest
 
 logger = logging.getLogger(__name__)
@@ -110,20 +111,25 @@ def run_bench(project: Project, loaded: LoadedManifest, channel: str | None = No
     return BenchReport(path, evidence, results)
 
 
-def _runner(project: Project, loaded: LoadedManifest) -> CogRunner | CommandRunner:
-    settings = loaded.manifest.gates.benchmark
+def _runner(project: Project, loaded: LoadedManifest) -> CogRunner | CommandRunner | TransformersRunner:
+    manifest = loaded.manifest
+    settings = manifest.gates.benchmark
     if settings.runner == "cog":
-        if loaded.manifest.interface.predictor is None:
+        if manifest.interface.predictor is None:
             raise MrpError(f"{loaded.display}: the cog runner needs interface.predictor, e.g. predict.py:Predictor")
-        return CogRunner(loaded.artifacts.root, loaded.manifest.interface.predictor)
+        return CogRunner(loaded.artifacts.root, manifest.interface.predictor)
     if settings.runner == "command":
         if not settings.command:
             raise MrpError(f"{loaded.display}: runner command needs gates.benchmark.command")
         env = {**os.environ, "MRP_ARTIFACTS": str(loaded.artifacts.root),
                "MRP_EVAL_SET": str(project.root / settings.dataset)}
         return CommandRunner(settings.command, project.root, env)
-    # NOTE: the transformers pipeline runner is not built yet; manifests can name it but bench rejects it.
-    raise MrpError(f"{loaded.display}: the {settings.runner} runner is not available; use cog or command")
+    task = settings.task or manifest.card.pipeline_tag
+    if task is None:
+        raise MrpError(f"{loaded.display}: the transformers runner needs a pipeline task; set gates.benchmark.task "
+                       f"or card.pipeline_tag, e.g. image-classification")
+    return TransformersRunner(loaded.artifacts.root, task, (project.root / settings.dataset).parent, project.root,
+                              settings.batch_size)
 
 
 def _metrics(measurement: Measurement, expected: list[Any]) -> dict[str, float]:

@@ -38,8 +38,15 @@ def _regression(predicted: list[float], expected: list[float]) -> dict[str, floa
     }
 
 
+# Fields that carry the prediction in predictor and transformers pipeline outputs, in order of preference.
+PREDICTION_FIELDS = ("label", "answer", "generated_text", "summary_text", "translation_text")
+
+
 def label_of(output: Any) -> Any:
-    """Return the comparable prediction of a predictor output: a ``label`` field, else the output itself."""
-    if isinstance(output, dict) and "label" in output:
-        return output["label"]
-    return getattr(output, "label", output)
+    """Return the comparable prediction of an output: its ``label`` (or answer, generated text), else the output."""
+    for name in PREDICTION_FIELDS:
+        if isinstance(output, dict) and name in output:
+            return output[name]
+        if hasattr(output, name):
+            return getattr(output, name)
+    return output

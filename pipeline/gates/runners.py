@@ -35,7 +35,7 @@ class Measurement:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-def _cuda() -> Any | None:
+def cuda_torch() -> Any | None:
     """Return the torch module when the predictor put work on a CUDA device, else None."""
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
@@ -43,14 +43,14 @@ def _cuda() -> Any | None:
     return None
 
 
-def _synchronise() -> None:
-    torch = _cuda()
+def synchronise() -> None:
+    torch = cuda_torch()
     if torch is not None:
         torch.cuda.synchronize()
 
 
-def _peak_memory_mb() -> float:
-    torch = _cuda()
+def peak_memory_mb() -> float:
+    torch = cuda_torch()
     if torch is not None:
         return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kibibytes
@@ -65,24 +65,9 @@ class CogRunner:
 
     def measure(self, items: Sequence[dict[str, Any]], warmup: int, concurrency: int) -> Measurement:
         predict, setup_s = self._load()
-        torch = _cuda()
-        if torch is not None:
-            torch.cuda.reset_peak_memory_stats()
-
-        for item in items[:warmup]:
-            predict(item)
-        samples, outputs = [], []
-        for item in items:
-            _synchronise()
-            started = time.perf_counter()
-            outputs.append(predict(item))
-            _synchronise()
-            samples.append((time.perf_counter() - started) * 1000)
-
-        throughput = len(items) / (sum(samples) / 1000) if concurrency == 1 else _throughput(predict, items,
-                                                                                               concurrency)
-        return Measurement(setup_s, samples, throughput, _peak_memory_mb(), outputs,
-                           device="cuda" if _cuda() is not None else "cpu")
+        samples, outputs, throughput = time_predictions(predict, items, warmup, concurrency)
+        return Measurement(setup_s, samples, throughput, peak_memory_mb(), outputs,
+                           device="cuda" if cuda_torch() is not None else "cpu")
 
     def _load(self) -> tuple[Callable[[dict[str, Any]], Any], float]:
         try:
@@ -120,11 +105,39 @@ class CogRunner:
         return predict, setup_s
 
 
-def _throughput(predict: Callable[[dict[str, Any]], Any], items: Sequence[dict[str, Any]], workers: int) -> float:
+def time_predictions(predict: Callable[[Any], Any], items: Sequence[Any], warmup: int,
+                     concurrency: int) -> tuple[list[float], list[Any], float]:
+    """Time one call per item after ``warmup`` untimed calls; return latencies in ms, outputs and items per second.
+
+    On CUDA each call is bracketed by a synchronisation, so a latency covers the
+    kernels it launched rather than only their queueing, and peak memory counts
+    from here, not from loading.
+    """
+    torch = cuda_torch()
+    if torch is not None:
+        torch.cuda.reset_peak_memory_stats()
+
+    for item in items[:warmup]:
+        predict(item)
+
+    samples, outputs = [], []
+    for item in items:
+        synchronise()
+        started = time.perf_counter()
+        outputs.append(predict(item))
+        synchronise()
+        samples.append((time.perf_counter() - started) * 1000)
+
+    if concurrency == 1:
+        return samples, outputs, len(items) / (sum(samples) / 1000)
+    return samples, outputs, concurrent_throughput(predict, items, concurrency)
+
+
+def concurrent_throughput(predict: Callable[[Any], Any], items: Sequence[Any], workers: int) -> float:
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(predict, items))
-    _synchronise()
+    synchronise()
     return len(items) / (time.perf_counter() - started)
 
 

@@ -264,8 +264,12 @@ class BenchmarkSettings(StrictModel):
     dataset: str = Field(description="Eval set (JSON Lines) relative to the repository root")
     runner: Literal["cog", "transformers", "command"] = "cog"
     command: list[str] | None = Field(None, description="For runner: command; it prints JSON metrics")
+    task: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]*$", description="For runner: transformers, the "
+                             "pipeline task, e.g. image-classification; defaults to card.pipeline_tag")
     warmup: int = Field(5, ge=0)
     concurrency: int = Field(1, ge=1, le=64)
+    batch_size: int = Field(1, ge=1, le=1024, description="Items per call when measuring throughput; the "
+                            "transformers runner batches, the others predict one item per call")
 
     @field_validator("dataset")
     @classmethod
@@ -277,6 +281,15 @@ class BenchmarkSettings(StrictModel):
                 "to the repository root, without ..", {"value": shown(value)},
             )
         return value
+
+    @model_validator(mode="after")
+    def _batch_for_transformers(self) -> BenchmarkSettings:
+        if self.batch_size > 1 and self.runner != "transformers":
+            raise PydanticCustomError(
+                "batch_size_runner", "batch_size {size} needs runner: transformers; the {runner} runner predicts one "
+                "item per call, so set concurrency instead", {"size": self.batch_size, "runner": self.runner},
+            )
+        return self
 
 
 class Regression(StrictModel):
