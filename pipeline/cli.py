@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         error.show()
         return EXIT_ERROR
     except MrpError as error:
-        click.echo(f"error: {error}", err=True)
+        click.echo("\n".join(error.report_lines()), err=True)
         return EXIT_ERROR
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

@@ -43,6 +43,10 @@ class Problem:
 class MrpError(Exception):
     """An expected failure with a message that gives the next step."""
 
+    def report_lines(self) -> list[str]:
+        """Return the lines the command line prints, each problem marked as an error."""
+        return [f"error: {self}"]
+
 
 class ConfigError(MrpError):
     pass
@@ -54,9 +58,11 @@ class ManifestError(MrpError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
-        lines = [str(problem) for problem in self.problems]
-        lines.append(f"{count} problem{'s' if count != 1 else ''} found; nothing was planned or applied.")
-        super().__init__("\n".join(lines))
+        self.summary = f"{count} problem{'s' if count != 1 else ''} found; nothing was planned or applied."
+        super().__init__("\n".join([*(str(problem) for problem in self.problems), self.summary]))
+
+    def report_lines(self) -> list[str]:
+        return [*(f"error: {problem}" for problem in self.problems), self.summary]
 
 
 class PlanError(MrpError):
@@ -65,6 +71,9 @@ class PlanError(MrpError):
     def __init__(self, violations: Sequence[str]) -> None:
         self.violations = tuple(violations)
         super().__init__("\n".join(self.violations))
+
+    def report_lines(self) -> list[str]:
+        return [f"error: {violation}" for violation in self.violations]
 
 
 class StalePlanError(MrpError):

@@ -371,4 +371,4 @@ def test_type_message_shows_value_once(example_project, mrp):
     result = mrp("-C", example_project.root, "validate")
 
     assert result.exit_code == 1
-    assert result.stderr.count("got dict {'major': 1}") == 1
+    assert result.stderr.count("got mapping {'major': 1}") == 1

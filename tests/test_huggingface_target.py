@@ -399,6 +399,18 @@ def test_forbidden_write_names_step_status_and_fix(hub_rehearsal: HubRehearsal, 
     assert os.environ["HF_TOKEN"] not in result.stderr
 
 
+def test_failed_read_asks_for_the_same_command(hub_rehearsal: HubRehearsal, mrp):
+    hub_rehearsal.emulator.faults.add(FaultRule(route=r"GET /api/models", status=422, times=None))
+
+    planned = plan_hf(mrp, hub_rehearsal.project, "digits-mlp")
+
+    assert planned.exit_code == 1
+    assert "list the models of" in planned.stderr
+    assert "failed (HTTP 422)" in planned.stderr
+    assert "then run the same mrp command again" in planned.stderr
+    assert "mrp apply" not in planned.stderr
+
+
 def test_symlinked_binary_files_get_one_lfs_line(hub_rehearsal: HubRehearsal, mrp):
     project = hub_rehearsal.project
     shared = project.root / "shared-vectors"

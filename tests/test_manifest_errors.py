@@ -87,7 +87,7 @@ CASES = [
     ("missing-key", lambda p: _replace(p, "license: apache-2.0\n", ""), DIGITS, 4, "license",
      ["missing required key `license`"]),
     ("bad-instances", lambda p: _replace(p, "max_instances: 3", "max_instances: 30"), DIGITS, None,
-     "hardware.stable.max_instances", ["less than or equal to 20"]),
+     "hardware.stable.max_instances", ["give a value <= 20"]),
     ("unknown-sku", lambda p: _replace(p, "    sku: cpu\n    min_instances: 0\n    max_instances: 3",
                                        "    sku: gpu-x9\n    min_instances: 0\n    max_instances: 3"),
      DIGITS, None, "hardware.stable.sku", ["unknown hardware SKU", "gpu-t4"]),

@@ -23,7 +23,8 @@ from pipeline.config import Project
 from pipeline.digestcache import DigestCache
 from pipeline.errors import ManifestError, Problem
 from pipeline.interface import InterfaceError, ModelInterface, read_model_interface
-from pipeline.manifest.schema import NAME_PATTERN, REPLICATE_ID_PATTERN, REPO_ID_PATTERN, LANGUAGE_PATTERN, Manifest, shown
+from pipeline.manifest.schema import (NAME_PATTERN, REPLICATE_ID_PATTERN, REPO_ID_PATTERN, LANGUAGE_PATTERN, Manifest,
+                                      shown, yaml_type)
 from pipeline.manifest.secrets import (TEXT_SUFFIXES, redact, token_message, tokens_in_comments, tokens_in_file,
                                        tokens_in_value)
 from pipeline.manifest.yamlload import MAX_FILE_BYTES, Path as FieldPath, Positions, YamlProblem, load_yaml
@@ -136,7 +137,7 @@ def load_manifest_file(project: Project, file: Path, digests: DigestCache | None
 
     problems = list(_token_problems(value, text, display, positions))
     if not isinstance(value, dict):
-        kind = "a list" if isinstance(value, list) else f"a {type(value).__name__}"
+        kind = "text" if isinstance(value, str) else f"a {yaml_type(value)}"
         return _Rejected(problems + [Problem(display, 1, 1, "",
                                              f"the manifest is {kind}; it must be a mapping with name, version, ...")])
     try:
@@ -243,6 +244,41 @@ def _schema_problems(error: ValidationError, display: str, positions: Positions)
         yield Problem(display, line, column, _cut(_dotted(loc)), message)
 
 
+# The value each pydantic type expects, and how to write it in YAML.
+_EXPECTED_TYPES = {
+    "int": ("a whole number", "write it without quotes or decimals, e.g. 5"),
+    "float": ("a number", "write it without quotes, e.g. 0.95"),
+    "bool": ("true or false", "write true or false without quotes"),
+    "string": ("text", "quote it if YAML reads it as something else"),
+    "list": ("a list", "write [a, b] or one `- item` per line"),
+    "dict": ("a mapping of keys to values", "write `key: value` lines indented under the key"),
+    "model": ("a mapping of keys to values", "write `key: value` lines indented under the key"),
+    "date": ("a date", "write it as YYYY-MM-DD, e.g. 2026-06-01"),
+}
+# Number bounds: the word for a value on the wrong side, the comparison it must meet, and the context key.
+_NUMBER_BOUNDS = {
+    "greater_than": ("small", ">", "gt"),
+    "greater_than_equal": ("small", ">=", "ge"),
+    "less_than": ("large", "<", "lt"),
+    "less_than_equal": ("large", "<=", "le"),
+}
+
+
+def _bound_message(kind: str, context: dict[str, Any], given: Any) -> str | None:
+    if kind in _NUMBER_BOUNDS and _NUMBER_BOUNDS[kind][2] in context:
+        word, comparison, key = _NUMBER_BOUNDS[kind]
+        return f"{shown(given)} is too {word}; give a value {comparison} {context[key]}"
+    if kind == "string_too_short" and "min_length" in context:
+        return f"{shown(given)} is too short; give at least {context['min_length']} character(s)"
+    if kind == "string_too_long" and "max_length" in context:
+        return f"the text is too long; give at most {context['max_length']} characters"
+    if kind == "too_short" and "min_length" in context:
+        return f"{_described(given)} has too few items; give at least {context['min_length']}"
+    if kind == "too_long" and "max_length" in context:
+        return f"the list has too many items; give at most {context['max_length']}"
+    return None
+
+
 def _cut(text: str, limit: int = 80) -> str:
     """Shorten a key or field path taken from the file, so a huge key cannot flood the output."""
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
@@ -259,10 +295,24 @@ def _message(item: dict[str, Any]) -> str:
         return f"{shown(given)} is not allowed; use one of {context.get('expected')}"
     if kind in ("finite_number",):
         return f"{shown(given)} is not a finite number; give a real value"
+    expected = _EXPECTED_TYPES.get(kind.removesuffix("_type").removesuffix("_parsing"))
+    if expected is not None and (kind.endswith("_type") or kind.endswith("_parsing")):
+        return f"expected {expected[0]}, got {_described(given)}; {expected[1]}"
+    bound = _bound_message(kind, context, given)
+    if bound is not None:
+        return bound
     message = item["msg"]
     if (kind.endswith("_type") or kind.endswith("_parsing")) and ", got " not in message:
-        message = f"{message}, got {type(given).__name__} {shown(given)}"
+        message = f"{message}, got {_described(given)}"
     return message
+
+
+def _described(value: Any) -> str:
+    if isinstance(value, dict | list) and not value:
+        return f"an empty {'mapping' if isinstance(value, dict) else 'list'}"
+    if value is None:
+        return "nothing (the key has no value)"
+    return f"{yaml_type(value)} {shown(value)}"
 
 
 def _fields_at(loc: FieldPath) -> list[str]:

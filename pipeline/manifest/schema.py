@@ -33,6 +33,14 @@ MAX_VERSION_LENGTH = 128
 MAX_SHOWN = 80
 
 
+# Names of the values YAML produces, in the words a manifest author uses.
+YAML_TYPES = {str: "text", int: "number", float: "number", bool: "boolean", dict: "mapping", list: "list"}
+
+
+def yaml_type(value: object) -> str:
+    return YAML_TYPES.get(type(value), type(value).__name__)
+
+
 def shown(value: object) -> str:
     """Return ``repr(value)``, cut to 80 characters so that a huge value cannot flood an error message."""
     text = repr(value)
@@ -74,7 +82,7 @@ def check_version(value: object) -> str:
             "version_not_text",
             "expected a version string such as 1.2.0, got {kind} {value}; write three numbers, "
             "quoted if YAML reads it as a number",
-            {"kind": type(value).__name__, "value": shown(value)},
+            {"kind": yaml_type(value), "value": shown(value)},
         )
     if len(value) > MAX_VERSION_LENGTH:
         raise PydanticCustomError(

@@ -108,7 +108,7 @@ def wait(seconds: float) -> None:
         time.sleep(seconds)
 
 
-def _next_step(status: int | None, error: BaseException) -> str:
+def _next_step(status: int | None, error: BaseException, rerun: str) -> str:
     import httpx2
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
@@ -124,20 +124,21 @@ def _next_step(status: int | None, error: BaseException) -> str:
     if status in (CONFLICT_STATUS, STALE_PARENT_STATUS):
         return "another writer changed the repository; run mrp plan, then mrp apply again"
     if status in RETRYABLE_STATUSES:
-        return "the Hub is busy or failing; wait a few minutes and run mrp apply again"
+        return f"the Hub is busy or failing; wait a few minutes and run {rerun} again"
     if status is None and isinstance(error, httpx2.TransportError):
-        return f"check HF_ENDPOINT ({endpoint()}) and the network, then run mrp apply again"
+        return f"check HF_ENDPOINT ({endpoint()}) and the network, then run {rerun} again"
     if status is None:
-        return "fix the file, repo id or card metadata named above, then run mrp apply again"
-    return "fix what the Hub reports above, then run mrp apply again"
+        return f"fix the file, repo id or card metadata named above, then run {rerun} again"
+    return f"fix what the Hub reports above, then run {rerun} again"
 
 
 @contextmanager
-def hub_errors(model: str, step: str) -> Iterator[None]:
+def hub_errors(model: str, step: str, rerun: str = "mrp apply") -> Iterator[None]:
     """Translate every ``huggingface_hub`` and ``httpx2`` failure into a TargetError naming the step and status.
 
     ``ValueError`` covers the client's own checks (repo ids, paths, card
-    metadata rejected by ``validate-yaml``).
+    metadata rejected by ``validate-yaml``). ``rerun`` names the command to
+    run again once the cause is fixed.
     """
     import httpx2
 
@@ -150,7 +151,7 @@ def hub_errors(model: str, step: str) -> Iterator[None]:
         status_text = f"HTTP {status}" if status is not None else type(error).__name__
         detail = str(error).strip().splitlines()[0].rstrip(".") if str(error).strip() else type(error).__name__
         raise TargetError(TARGET_NAME, model,
-                          f"{step} failed ({status_text}): {detail}. Next: {_next_step(status, error)}") from error
+                          f"{step} failed ({status_text}): {detail}. Next: {_next_step(status, error, rerun)}") from error
 
 
 def write_with_retries(model: str, step: str, write: Callable[[], Result],

@@ -45,6 +45,8 @@ RELEASES_BRANCH = "releases"
 LIST_EXPAND = ["private", "gated", "sha"]
 # Concurrent reads of one plan. Each uses one connection of the client's pool (httpx keeps up to 100).
 READ_WORKERS = 16
+# Reads run for plan and apply alike, so the next step after a failed read is the same command again.
+READ_RERUN = "the same mrp command"
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -96,7 +98,7 @@ class LiveReader:
 
     def _list_namespace(self, namespace: str) -> dict[str, RepoSummary]:
         found = {}
-        with hub.hub_errors(namespace, f"list the models of {namespace}"):
+        with hub.hub_errors(namespace, f"list the models of {namespace}", rerun=READ_RERUN):
             for info in self.api.list_models(author=namespace, expand=LIST_EXPAND):
                 found[info.id.lower()] = RepoSummary(bool(info.private), info.gated or False, info.sha)
         logger.debug("listed %d models of %s", len(found), namespace)
@@ -104,7 +106,7 @@ class LiveReader:
 
     def _read_one(self, release: Release, summary: RepoSummary | None) -> LiveState:
         repo_id = repo_id_of(release)
-        with hub.hub_errors(release.name, f"read {repo_id}"):
+        with hub.hub_errors(release.name, f"read {repo_id}", rerun=READ_RERUN):
             if summary is not None:
                 return self._read_repo(release.name, repo_id, summary)
             return self._read_unlisted(release.name, repo_id)
