@@ -13,7 +13,7 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import semver
 import yaml
@@ -39,11 +39,78 @@ class Baseline:
     source: str = "none"
 
 
-def find_baseline(project: Project, loaded: LoadedManifest, ledger: Ledger) -> Baseline:
+def find_baseline(project: Project, loaded: LoadedManifest, ledger: Ledger,
+                  history: GitHistory | None = None) -> Baseline:
+    """Return the baseline of one model; pass one ``history`` for every model of a run to read git once."""
     records = [record for record in ledger.records(loaded.name) if is_version(str(record.get("version")))]
     if records:
         return _from_ledger(records, max(records, key=lambda record: semver.Version.parse(str(record["version"]))))
-    return _from_git(project, loaded)
+    return _from_git(project, loaded, history or GitHistory(project.root))
+
+
+class GitHistory:
+    """The repository's uncommitted paths and the commits that touched each manifest, each read once.
+
+    Before a first release every model falls back to git. A status per model
+    would scan the whole working tree once per model, so this class reads the
+    status and the log of the manifests folder once, on first use.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._opened = False
+        self.repo = None
+        self.top: PurePosixPath | None = None
+        self._dirty: set[str] | None = None
+        self._commits: dict[str, list[str]] = {}
+        self._logged_folders: set[str] = set()
+
+    def open(self) -> bool:
+        """Open the repository; False when there is none or it has no commit yet."""
+        if not self._opened:
+            import git
+
+            self._opened = True
+            try:
+                repo = git.Repo(self.root, search_parent_directories=True)
+                repo.head.commit  # noqa: B018 - raises ValueError in a repository without commits
+            except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+                return False
+            self.repo = repo
+            self.top = PurePosixPath(repo.working_tree_dir or self.root)
+        return self.repo is not None
+
+    def is_dirty(self, path: str) -> bool:
+        """Return True when ``path``, or anything under it, differs from HEAD or is untracked."""
+        if self._dirty is None:
+            self._dirty = set()
+            records = self.repo.git.status("--porcelain=v1", "-z", "--untracked-files=all").split("\0")
+            renamed_from = False
+            for record in records:
+                if renamed_from:  # the source path of a rename or copy follows its record
+                    changed, renamed_from = record, False
+                elif len(record) > 3:
+                    changed, renamed_from = record[3:], record[0] in "RC"
+                else:
+                    continue
+                parts = PurePosixPath(changed).parts
+                self._dirty.update("/".join(parts[:end]) for end in range(1, len(parts) + 1))
+        return path in self._dirty
+
+    def commits(self, manifest_path: str) -> list:
+        """Return the newest commits, at most ``MAX_HISTORY``, that changed the manifest."""
+        folder = str(PurePosixPath(manifest_path).parent)
+        if folder not in self._logged_folders:
+            self._logged_folders.add(folder)
+            sha = None
+            for line in self.repo.git.log("--format=%x01%H", "--name-only", "--no-renames", "--", folder).splitlines():
+                if line.startswith("\x01"):
+                    sha = line[1:]
+                elif line and sha is not None:
+                    shas = self._commits.setdefault(line, [])
+                    if len(shas) < MAX_HISTORY:
+                        shas.append(sha)
+        return [self.repo.commit(sha) for sha in self._commits.get(manifest_path, [])]
 
 
 def _from_ledger(records: list[dict], latest: dict | None) -> Baseline:
@@ -64,23 +131,16 @@ def _from_ledger(records: list[dict], latest: dict | None) -> Baseline:
     return Baseline(snapshot, released, "ledger")
 
 
-def _from_git(project: Project, loaded: LoadedManifest) -> Baseline:
-    import git
-
-    try:
-        repo = git.Repo(project.root, search_parent_directories=True)
-        repo.head.commit  # noqa: B018 - raises ValueError in a repository without commits
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+def _from_git(project: Project, loaded: LoadedManifest, history: GitHistory) -> Baseline:
+    if not history.open():
         return Baseline(None)
 
-    top = PurePosixPath(repo.working_tree_dir or project.root)
-    manifest_path = str(PurePosixPath(loaded.file).relative_to(top))
-    artifacts_path = str((PurePosixPath(project.root) / loaded.manifest.artifacts.path).relative_to(top))
+    manifest_path = str(PurePosixPath(loaded.file).relative_to(history.top))
+    artifacts_path = str((PurePosixPath(project.root) / loaded.manifest.artifacts.path).relative_to(history.top))
     current = snapshot_of(loaded)
 
-    dirty = bool(repo.index.diff(None, paths=[manifest_path, artifacts_path])) or bool(
-        [path for path in repo.untracked_files if path.startswith(artifacts_path + "/")])
-    for index, commit in enumerate(repo.iter_commits(paths=[manifest_path], max_count=MAX_HISTORY)):
+    dirty = history.is_dirty(manifest_path) or history.is_dirty(artifacts_path)
+    for index, commit in enumerate(history.commits(manifest_path)):
         snapshot = _snapshot_at(commit, manifest_path)
         if snapshot is None:
             continue

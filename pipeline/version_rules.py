@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import semver
 
-from pipeline.baseline import find_baseline
+from pipeline.baseline import GitHistory, find_baseline
 from pipeline.bump import Decision, decide, version_problems
 from pipeline.config import Project
 from pipeline.errors import Problem
@@ -25,8 +25,9 @@ def check_versions(project: Project, loaded: Sequence[LoadedManifest]) -> tuple[
     ledger = Ledger(project.ledger_dir, None)
     decisions: dict[str, Decision] = {}
     problems: list[Problem] = []
+    history = GitHistory(project.root)
     for item in loaded:
-        baseline = find_baseline(project, item, ledger)
+        baseline = find_baseline(project, item, ledger, history)
         current = snapshot_of(item)
         decision = decide(item.name, current, baseline.snapshot)
         released_files = baseline.released.get(current.version)

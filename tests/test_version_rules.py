@@ -249,6 +249,48 @@ def test_uncommitted_change_compared_with_head_without_ledger(example_project, m
     assert "Set version: 1.1.0 (artifact model.safetensors changed: minor)" in result.stderr
 
 
+def test_staged_change_compared_with_head_without_ledger(example_project, mrp):
+    (example_project.root / DIGITS / "model.safetensors").write_bytes(b"retrained" * 100)
+    example_project.git("add", "-A")
+
+    result = mrp("-C", example_project.root, "validate")
+
+    assert result.exit_code == 1
+    assert "Set version: 1.1.0 (artifact model.safetensors changed: minor)" in result.stderr
+
+
+def test_untracked_artifact_compared_with_head_without_ledger(example_project, mrp):
+    (example_project.root / DIGITS / "calibration.json").write_text("{}")
+
+    result = mrp("-C", example_project.root, "validate")
+
+    assert result.exit_code == 1
+    assert "version 1.0.0 is already released with other artifacts" in result.stderr
+    assert "calibration.json" in result.stderr
+
+
+def test_git_history_read_once_for_all_models(example_project, mrp, monkeypatch):
+    import git
+
+    commands = []
+    execute = git.cmd.Git.execute
+
+    def recording(self, command, *args, **kwargs):
+        commands.append(command[1] if len(command) > 1 else command[0])
+        return execute(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(git.cmd.Git, "execute", recording)
+    for model in ("digits-mlp", "diabetes-progression"):
+        (example_project.root / "artifacts" / model / "notes.txt").write_text("retrained\n")
+
+    result = mrp("-C", example_project.root, "validate")
+
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.count("is already released") == 2
+    assert commands.count("status") == 1
+    assert commands.count("log") == 1
+
+
 def test_committed_change_compared_with_previous_version_in_git(example_project, mrp):
     (example_project.root / DIGITS / "model.safetensors").write_bytes(b"retrained" * 100)
     example_project.edit("digits-mlp", "version: 1.0.0", "version: 1.0.1")
