@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import semver
-import yaml
 
 from pipeline.bump import Snapshot
 from pipeline.config import Project
 from pipeline.interface import InterfaceError, ModelInterface, read_model_interface
 from pipeline.ledger import Ledger
 from pipeline.manifest.load import LoadedManifest
-from pipeline.release import card_inputs_digest, snapshot_of
+from pipeline.manifest.yamlload import YamlProblem, load_yaml
+from pipeline.release import card_inputs_digest
 from pipeline.versioning import is_version
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ class GitHistory:
         self._dirty: set[str] | None = None
         self._commits: dict[str, list[str]] = {}
         self._logged_folders: set[str] = set()
+        self._entries: dict[tuple[str, str], dict] = {}
+        self._commit_objects: dict[str, object] = {}
 
     def open(self) -> bool:
         """Open the repository; False when there is none or it has no commit yet."""
@@ -97,6 +99,24 @@ class GitHistory:
                 self._dirty.update("/".join(parts[:end]) for end in range(1, len(parts) + 1))
         return path in self._dirty
 
+    def entry(self, commit, path: str):
+        """Return the blob or tree at ``path`` in ``commit``, or None; each folder of a commit is parsed once.
+
+        gitpython parses every subtree on the way again for each path lookup, so
+        N lookups in a manifests folder of N files would cost N squared.
+        """
+        folder, _, name = path.rpartition("/")
+        key = (commit.hexsha, folder)
+        if key not in self._entries:
+            self._entries[key] = {}
+            try:
+                tree = commit.tree / folder if folder else commit.tree
+            except KeyError:
+                tree = None
+            if tree is not None and tree.type == "tree":
+                self._entries[key] = {item.name: item for item in tree}
+        return self._entries[key].get(name)
+
     def commits(self, manifest_path: str) -> list:
         """Return the newest commits, at most ``MAX_HISTORY``, that changed the manifest."""
         folder = str(PurePosixPath(manifest_path).parent)
@@ -110,7 +130,12 @@ class GitHistory:
                     shas = self._commits.setdefault(line, [])
                     if len(shas) < MAX_HISTORY:
                         shas.append(sha)
-        return [self.repo.commit(sha) for sha in self._commits.get(manifest_path, [])]
+        return [self._commit(sha) for sha in self._commits.get(manifest_path, [])]
+
+    def _commit(self, sha: str):
+        if sha not in self._commit_objects:
+            self._commit_objects[sha] = self.repo.commit(sha)
+        return self._commit_objects[sha]
 
 
 def _from_ledger(records: list[dict], latest: dict | None) -> Baseline:
@@ -137,39 +162,43 @@ def _from_git(project: Project, loaded: LoadedManifest, history: GitHistory) -> 
 
     manifest_path = str(PurePosixPath(loaded.file).relative_to(history.top))
     artifacts_path = str((PurePosixPath(project.root) / loaded.manifest.artifacts.path).relative_to(history.top))
-    current = snapshot_of(loaded)
+    current_version = loaded.manifest.release_version
 
     dirty = history.is_dirty(manifest_path) or history.is_dirty(artifacts_path)
     for index, commit in enumerate(history.commits(manifest_path)):
-        snapshot = _snapshot_at(commit, manifest_path)
+        if index == 0 and not dirty:
+            continue  # HEAD contains the working tree's manifest, so its version is the current one
+        snapshot = _snapshot_at(history, commit, manifest_path)
         if snapshot is None:
             continue
-        if (index == 0 and dirty) or snapshot.version != current.version:
+        if index == 0 or snapshot.version != current_version:
             return Baseline(snapshot, {snapshot.version: snapshot.files}, f"git {commit.hexsha[:12]}")
     return Baseline(None, {}, "git")
 
 
-def _snapshot_at(commit, manifest_path: str) -> Snapshot | None:
+def _snapshot_at(history: GitHistory, commit, manifest_path: str) -> Snapshot | None:
     """Build the snapshot of a model as committed, or None when the manifest cannot be read there."""
     from pipeline.manifest.schema import Manifest
 
+    manifest_blob = history.entry(commit, manifest_path)
+    if manifest_blob is None or manifest_blob.type != "blob":
+        return None
     try:
-        data = yaml.safe_load(commit.tree[manifest_path].data_stream.read())
+        data, _ = load_yaml(manifest_blob.data_stream.read().decode("utf-8-sig"))
         version = str(data["version"])
-        artifacts_path = data["artifacts"]["path"]
-    except (KeyError, TypeError, yaml.YAMLError):
+        artifacts_path = str(data["artifacts"]["path"]).strip("/")
+    except (KeyError, TypeError, UnicodeDecodeError, YamlProblem):
         return None
     if not is_version(version):
         return None
 
-    try:
-        folder = commit.tree[artifacts_path]
-    except KeyError:
+    folder = history.entry(commit, artifacts_path)
+    if folder is None or folder.type != "tree":
         return Snapshot(version, {}, {}, None, None)
     blobs = {}
     for item in folder.traverse():
         if item.type == "blob":
-            blobs[str(PurePosixPath(item.path).relative_to(artifacts_path))] = item.data_stream.read()
+            blobs[str(PurePosixPath(item.path).relative_to(folder.path))] = item.data_stream.read()
     files = {path: hashlib.sha256(data_bytes).hexdigest() for path, data_bytes in blobs.items()}
 
     interface_settings = data.get("interface") or {}

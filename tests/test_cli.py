@@ -104,3 +104,16 @@ def test_no_manifests_is_an_error(tmp_path, mrp):
 
     assert result.exit_code == 1
     assert "no manifests found" in result.stderr
+
+
+def test_validate_lists_at_most_twenty_models(tmp_path, mrp):
+    from benchmarks.synthetic import create_project
+
+    project = create_project(tmp_path / "many", 25)
+
+    result = mrp("-C", project.root, "validate")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("25 manifests valid: bench-0000 1.0.0 (dev), ")
+    assert "bench-0019 1.0.0 (dev), and 5 more" in result.stdout
+    assert "bench-0020" not in result.stdout
