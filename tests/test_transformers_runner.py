@@ -57,7 +57,9 @@ def test_bench_measures_the_pipeline(vit_project, mrp):
     assert metrics["throughput_per_s"] > 0
     assert metrics["setup_s"] > 0
     assert metrics["peak_memory_mb"] > 0
-    assert metrics["batch_size"] == 1
+    assert evidence["gate_settings"]["benchmark"]["batch_size"] == 1
+    assert evidence["eval_set"] == "eval/digits-vit.jsonl"
+    assert evidence["eval_set_digest"].startswith("sha256:")
     assert evidence["libraries"]["transformers"].startswith("5.")
     assert evidence["libraries"]["torch"]
     assert "accuracy pass" in result.stdout
@@ -69,9 +71,9 @@ def test_batched_throughput(vit_project, mrp):
     result = bench(mrp, vit_project)
 
     assert result.exit_code == 0, result.stdout + result.stderr
-    metrics = evidence_of(vit_project)["metrics"]
-    assert metrics["batch_size"] == 16
-    assert metrics["throughput_per_s"] > 0
+    evidence = evidence_of(vit_project)
+    assert evidence["gate_settings"]["benchmark"]["batch_size"] == 16
+    assert evidence["metrics"]["throughput_per_s"] > 0
 
 
 def test_accuracy_below_threshold_fails(vit_project, mrp):
@@ -111,8 +113,66 @@ def test_url_in_eval_set_refused_before_loading(vit_project, mrp):
     result = bench(mrp, vit_project)
 
     assert result.exit_code == 1
-    assert "eval item 1: image is a URL" in result.stderr
+    assert "eval item 1: image contains a URL" in result.stderr
     assert not (vit_project.ledger / MODEL / "evidence").exists()
+
+
+@pytest.mark.parametrize("item", [
+    {"inputs": ["http://127.0.0.1:9/seven.png"]},
+    {"inputs": {"image": "https://example.invalid/seven.png"}},
+    {"image": "digits-vit/0000.png", "prompt": ["ftp://example.invalid/x"]},
+], ids=["list", "mapping", "keyword"])
+def test_nested_url_refused(vit_project, mrp, item):
+    _rewrite_first_item(vit_project, {"input": item, "expected": "7"})
+
+    result = bench(mrp, vit_project)
+
+    assert result.exit_code == 1
+    assert "eval item 1:" in result.stderr
+    assert "contains a URL" in result.stderr
+    assert not (vit_project.ledger / MODEL / "evidence").exists()
+
+
+@pytest.mark.parametrize("item, words", [
+    ({"image": "digits-vit/0000.png", "bogus_option": 1}, "bogus_option"),
+    ({"inputs": "digits-vit/0000.png"}, "Incorrect"),
+], ids=["unknown-keyword", "relative-path-in-inputs"])
+def test_item_rejected_by_pipeline_is_user_error(vit_project, mrp, item, words):
+    _rewrite_first_item(vit_project, {"input": item, "expected": "7"})
+
+    result = bench(mrp, vit_project)
+
+    assert result.exit_code == 1, result.stderr
+    assert "eval item 1: the image-classification pipeline rejected it" in result.stderr
+    assert words in result.stderr
+    assert "give the input as image, text or inputs" in result.stderr
+
+
+def test_numeric_expected_labels_still_score_accuracy(vit_project, mrp):
+    path = vit_project.root / "eval" / "digits-vit.jsonl"
+    items = [json.loads(line) for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps({**item, "expected": int(item["expected"])}) + "\n" for item in items))
+
+    result = bench(mrp, vit_project)
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert evidence_of(vit_project)["metrics"]["accuracy"] >= 0.9
+
+
+def test_changed_eval_set_invalidates_evidence(vit_project, mrp):
+    assert mrp("-C", vit_project.root, "apply", "--yes").exit_code == 0
+    assert bench(mrp, vit_project).exit_code == 0
+    vit_project.edit(MODEL, "channel: dev", "channel: staging")
+    vit_project.edit(MODEL, "hardware:\n", "hardware:\n  staging: {sku: cpu, min_instances: 0, max_instances: 1}\n")
+    path = vit_project.root / "eval" / "digits-vit.jsonl"
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+
+    result = mrp("-C", vit_project.root, "plan", MODEL)
+
+    assert result.exit_code == 1
+    assert "but the eval set eval/digits-vit.jsonl is now sha256:" in result.stdout
+    assert "run `mrp bench digits-vit` again" in result.stdout
+    assert "move channel staging" not in result.stdout
 
 
 def test_image_outside_repository_refused(vit_project, mrp, tmp_path):
@@ -140,7 +200,7 @@ def test_wrong_task_is_a_clear_error(vit_project, mrp):
     result = bench(mrp, vit_project)
 
     assert result.exit_code == 1
-    assert "cannot load a text-classification pipeline from" in result.stderr
+    assert "cannot load the text-classification pipeline from" in result.stderr
     assert "check gates.benchmark.task" in result.stderr
 
 

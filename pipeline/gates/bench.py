@@ -100,6 +100,8 @@ def run_bench(project: Project, loaded: LoadedManifest, channel: str | None = No
         "for_channel": channel,
         "hardware_class": hardware_class,
         "hardware": info,
+        "eval_set": settings.dataset,
+        "eval_set_digest": evidence_files.eval_set_digest(project.root / settings.dataset),
         "eval_items": len(inputs),
         "metrics": metrics,
         "results": {result.gate: {"status": str(result.status), "message": result.message} for result in results},
@@ -177,6 +179,12 @@ def promotion_gates(project: Project, loaded: LoadedManifest) -> list[GateResult
         return [GateResult("benchmark", Status.FAIL,
                            f"the evidence measured artifacts {item.get('artifacts_digest')}, but version "
                            f"{manifest.release_version} has {loaded.artifacts.digest}; run `{command}` again")]
+    eval_digest = evidence_files.eval_set_digest(project.root / settings.dataset)
+    if item.get("eval_set_digest") != eval_digest:
+        measured = item.get("eval_set_digest") or "an unrecorded eval set"
+        return [GateResult("benchmark", Status.FAIL,
+                           f"the evidence measured {measured}, but the eval set {settings.dataset} is now "
+                           f"{eval_digest or 'missing'}; run `{command}` again")]
     previous = evidence_files.previous_release_evidence(project.ledger_dir, manifest.name, manifest.release_version,
                                                         str(item["hardware_class"]))
     return judge(manifest.gates, item["metrics"], item["samples_ms"], previous)

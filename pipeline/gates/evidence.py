@@ -1,13 +1,14 @@
 """Evidence files: the recorded result of a benchmark, bound to what was measured and where.
 
 ``releases/MODEL/evidence/VERSION-HARDWARE.yaml`` contains the artifacts digest,
-the gate settings, the hardware (CPU model, or GPU name, memory, driver and
+the eval set's digest, the gate settings, the hardware (CPU model, or GPU name, memory, driver and
 CUDA version), library versions, the tool version, every latency sample and
 the gate verdicts. A newer run on the same version and hardware replaces it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 import platform
@@ -62,6 +63,18 @@ def previous_release_evidence(ledger_dir: Path, model: str, version: str, hardwa
              if item.get("hardware_class") == hardware_class
              and semver.Version.parse(str(item["version"])) < semver.Version.parse(version)]
     return max(lower, key=lambda item: semver.Version.parse(str(item["version"])), default=None)
+
+
+def eval_set_digest(path: Path) -> str | None:
+    """Return the sha256 of the eval set file, or None when it cannot be read.
+
+    NOTE: files that eval items name, such as images, are not part of the digest.
+    """
+    try:
+        with path.open("rb") as handle:
+            return f"sha256:{hashlib.file_digest(handle, 'sha256').hexdigest()}"
+    except OSError:
+        return None
 
 
 def hardware_info() -> dict[str, Any]:

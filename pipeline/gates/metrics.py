@@ -8,7 +8,13 @@ from typing import Any
 
 
 def task_metrics(predicted: Sequence[Any], expected: Sequence[Any]) -> dict[str, float]:
-    if expected and all(isinstance(value, int | float) and not isinstance(value, bool) for value in expected):
+    """Score numbers against numbers as a regression; anything else, such as label strings, as classification.
+
+    An eval set may write class 7 as ``7`` or ``"7"``: both match a model that predicts the label ``"7"``.
+    """
+    numbers = all(isinstance(value, int | float) and not isinstance(value, bool) for value in expected)
+    labels = any(isinstance(value, str) for value in predicted)
+    if expected and numbers and not labels:
         return _regression([float(value) for value in predicted], [float(value) for value in expected])
     return _classification([str(value) for value in predicted], [str(value) for value in expected])
 

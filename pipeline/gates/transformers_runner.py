@@ -29,6 +29,7 @@ PRIMARY_KEYS = ("image", "text", "inputs")
 class PipelineCall:
     """One eval item as pipeline arguments, prepared before timing starts."""
 
+    number: int
     primary: Any
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -49,31 +50,36 @@ class TransformersRunner:
         pipe, setup_s = self._load()
 
         def predict(call: PipelineCall) -> Any:
-            if call.primary is None:
-                return pipe(**call.options)
-            return pipe(call.primary, **call.options)
+            try:
+                if call.primary is None:
+                    return pipe(**call.options)
+                return pipe(call.primary, **call.options)
+            except (TypeError, ValueError, KeyError) as error:
+                raise MrpError(f"eval item {call.number}: the {self.task} pipeline rejected it ({error}); give the "
+                               f"input as image, text or inputs, and only keyword arguments the pipeline accepts") \
+                    from error
 
         samples, outputs, throughput = time_predictions(predict, calls, warmup, concurrency)
         if self.batch_size > 1:
             throughput = self._batched_throughput(pipe, calls)
         return Measurement(setup_s, samples, throughput, peak_memory_mb(), [top_prediction(out) for out in outputs],
-                           device="cuda" if cuda_torch() is not None else "cpu",
-                           extra={"batch_size": float(self.batch_size)})
+                           device="cuda" if cuda_torch() is not None else "cpu")
 
     def prepare(self, item: dict[str, Any], number: int) -> PipelineCall:
         """Turn an eval item into pipeline arguments; images are read here so the pipeline never fetches one."""
         for key, value in item.items():
-            if isinstance(value, str) and "://" in value:
-                raise MrpError(f"eval item {number}: {key} is a URL; a benchmark reads nothing from the network, so "
-                               f"store the file in the repository and give its path relative to the eval set")
+            if _names_url(value):
+                raise MrpError(f"eval item {number}: {key} contains a URL; a benchmark reads nothing from the "
+                               f"network, so store the file in the repository and name it in image, relative to "
+                               f"the eval set")
         options = dict(item)
         key = next((name for name in PRIMARY_KEYS if name in options), None)
         if key is None:
-            return PipelineCall(None, options)
+            return PipelineCall(number, None, options)
         primary = options.pop(key)
         if key == "image":
             primary = self._image(primary, number)
-        return PipelineCall(primary, options)
+        return PipelineCall(number, primary, options)
 
     def _image(self, relative: Any, number: int) -> Any:
         try:
@@ -109,7 +115,7 @@ class TransformersRunner:
                 pipe = build_pipeline(self.task, model=str(self.artifacts_root), device=device,
                                       trust_remote_code=False)
         except (OSError, ValueError, KeyError) as error:
-            raise MrpError(f"cannot load a {self.task} pipeline from {self.artifacts_root}: {error}; check "
+            raise MrpError(f"cannot load the {self.task} pipeline from {self.artifacts_root}: {error}; check "
                            f"gates.benchmark.task and that the artifacts hold config.json, the weights and the "
                            f"tokenizer or processor files") from error
         synchronise()
@@ -122,8 +128,12 @@ class TransformersRunner:
             raise MrpError(f"batch_size {self.batch_size} needs every eval item to have an image, text or inputs "
                            f"field and the same other fields; set batch_size: 1 for this eval set")
         started = time.perf_counter()
-        for _ in pipe([call.primary for call in calls], batch_size=self.batch_size, **options):
-            pass
+        try:
+            for _ in pipe([call.primary for call in calls], batch_size=self.batch_size, **options):
+                pass
+        except (TypeError, ValueError, KeyError) as error:
+            raise MrpError(f"the {self.task} pipeline rejected the eval set in batches of {self.batch_size} "
+                           f"({error}); check the eval items, or set batch_size: 1 to find the item") from error
         synchronise()
         return len(calls) / (time.perf_counter() - started)
 
@@ -143,6 +153,17 @@ def _hub_offline() -> Iterator[None]:
         constants.HF_HUB_OFFLINE = offline
         if bars:
             transformers_logging.enable_progress_bar()
+
+
+def _names_url(value: Any) -> bool:
+    """Return True when ``value``, or any string nested in it, contains a URL scheme separator."""
+    if isinstance(value, str):
+        return "://" in value
+    if isinstance(value, dict):
+        return any(_names_url(key) or _names_url(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_names_url(item) for item in value)
+    return False
 
 
 def top_prediction(output: Any) -> Any:
