@@ -141,6 +141,9 @@ def plan(ctx: click.Context, models: tuple[str, ...], targets: tuple[str, ...], 
     append_step_summary(render.render_markdown(result, limit=render.STEP_SUMMARY_LIMIT))
 
     if result.violations:
+        if output_format != "terminal":
+            # Machine-readable stdout carries them too, but a CI log shows stderr.
+            click.echo("\n".join(f"error: {violation}" for violation in result.violations), err=True)
         ctx.exit(EXIT_ERROR)
     if detailed_exitcode and result.unread:
         # Drift jobs read 0 as "matches": a state that was not read must never look like that.

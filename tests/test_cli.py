@@ -117,3 +117,13 @@ def test_validate_lists_at_most_twenty_models(tmp_path, mrp):
     assert result.stdout.startswith("25 manifests valid: bench-0000 1.0.0 (dev), ")
     assert "bench-0019 1.0.0 (dev), and 5 more" in result.stdout
     assert "bench-0020" not in result.stdout
+
+
+def test_rule_violations_reach_stderr_in_json(example_project, mrp):
+    example_project.edit("digits-mlp", "channel: dev ", "channel: stable ")
+
+    result = mrp("-C", example_project.root, "plan", "--format", "json")
+
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["violations"]
+    assert "error: local: digits-mlp: 1.0.0 cannot enter" in result.stderr

@@ -68,6 +68,8 @@ CASES = [
     ("artifacts-symlink-escape", _escape_symlink, DIGITS, 10, "artifacts.path", ["outside the repository"]),
     ("artifacts-missing", lambda p: _replace(p, "path: artifacts/digits-mlp", "path: artifacts/nothing-here"),
      DIGITS, 10, "artifacts.path", ["does not exist"]),
+    ("eval-set-missing", lambda p: _replace(p, "dataset: eval/digits-mlp.jsonl", "dataset: eval/nothing.jsonl"),
+     DIGITS, 76, "gates.benchmark.dataset", ["eval/nothing.jsonl is not a file in the repository", "fix the path"]),
     ("alias-bomb", _bomb, DIGITS, 1, "", ["expands to more than", "aliases"]),
     ("python-tag", lambda p: _replace(p, "license: apache-2.0", "license: !!python/object/apply:os.system [id]"),
      DIGITS, 8, "license", ["tag", "not allowed"]),
@@ -129,9 +131,23 @@ def test_all_problems_of_all_files_in_one_run(example_project):
     assert fields == [
         ("models/diabetes-progression.yaml", "channel"),
         ("models/digits-mlp.yaml", "chanel"),
-        ("models/digits-mlp.yaml", "channel"),
         ("models/digits-mlp.yaml", "version"),
     ]
+
+
+def test_misspelt_key_not_also_reported_missing(example_project, mrp):
+    example_project.edit("digits-mlp", "channel: dev", "chanel: dev")
+    example_project.edit("digits-mlp", "  summary: >-", "  sumary: >-")
+    example_project.edit("digits-mlp", "license: apache-2.0", "terms: apache-2.0")
+
+    result = mrp("-C", example_project.root, "validate")
+
+    assert result.exit_code == 1
+    assert "unknown key `chanel`; did you mean `channel`?" in result.stderr
+    assert "unknown key `sumary`; did you mean `summary`?" in result.stderr
+    assert "missing required key `channel`" not in result.stderr
+    assert "missing required key `summary`" not in result.stderr
+    assert "missing required key `license`" in result.stderr
 
 
 def test_duplicate_model_names_name_both_files(example_project):

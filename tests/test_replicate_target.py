@@ -115,6 +115,19 @@ def test_deployment_runs_predictions(rehearsal: Rehearsal, mrp, client_for):
     assert prediction.version == rehearsal.ledger_id("digits-mlp", "1.0.0")
 
 
+def test_model_without_predictor_fails_plan(rehearsal: Rehearsal, mrp):
+    rehearsal.project.edit("digits-mlp", "  predictor: predict.py:Predictor\n", "  predictor: null\n")
+    (rehearsal.project.root / "artifacts" / "digits-mlp" / "cog.yaml").unlink()
+    rehearsal.project.git("-c", "user.name=Test", "-c", "user.email=test@example.invalid", "commit", "-qam",
+                          "serve through transformers")
+
+    result = mrp("-C", rehearsal.project.root, "apply", "--yes", "--target", "replicate", "digits-mlp")
+
+    assert result.exit_code == 1
+    assert "replicate: digits-mlp: no predictor: Replicate runs models through cog" in result.stderr
+    assert rehearsal.writes() == []
+
+
 def test_second_apply_writes_nothing(rehearsal: Rehearsal, mrp):
     apply_replicate(mrp, rehearsal.project)
     rehearsal.emulator.requests.clear()

@@ -111,7 +111,7 @@ def _price_cost(loaded: LoadedManifest, p95_latency_ms: float | None, prices: di
         gate = f"price-cost:{channel}"
         if p95_latency_ms is None:
             yield GateResult(gate, Status.MISSING,
-                             f"no measured p95 latency yet; run mrp bench {manifest.name}", f"hardware.{channel}")
+                             f"no measured p95 latency yet; run `mrp bench {manifest.name}`", f"hardware.{channel}")
             continue
         if manifest.pricing.currency != prices.get("currency", "USD"):
             yield GateResult(gate, Status.FAIL,

@@ -150,6 +150,12 @@ def load_manifest_file(project: Project, file: Path, digests: DigestCache | None
         problems.append(Problem(display, line, column, "name",
                                 f"the name {manifest.name!r} differs from the file name {file.name!r}; "
                                 f"rename the file to {manifest.name}.yaml or change the name"))
+    benchmark = manifest.gates.benchmark
+    if benchmark is not None and not (project.root / benchmark.dataset).is_file():
+        line, column = positions.of_value(("gates", "benchmark", "dataset"))
+        problems.append(Problem(display, line, column, "gates.benchmark.dataset",
+                                f"the eval set {benchmark.dataset} is not a file in the repository; add it "
+                                f"(JSON Lines of input and expected) or fix the path"))
     try:
         artifacts = scan_artifacts(project.root, manifest.artifacts.path, digests)
     except ArtifactProblem as error:
@@ -226,9 +232,13 @@ def _read_text(file: Path) -> str:
 
 
 def _schema_problems(error: ValidationError, display: str, positions: Positions) -> Iterable[Problem]:
-    for item in error.errors(include_url=False):
+    items = error.errors(include_url=False)
+    misspelt = _misspelt_keys(items)
+    for item in items:
         loc: FieldPath = tuple(item["loc"])
         kind = item["type"]
+        if kind == "missing" and loc in misspelt:
+            continue  # the unknown-key problem already suggests this key
         if kind == "extra_forbidden":
             line, column = positions.of_key(loc)
             allowed = _fields_at(loc[:-1])
@@ -277,6 +287,17 @@ def _bound_message(kind: str, context: dict[str, Any], given: Any) -> str | None
     if kind == "too_long" and "max_length" in context:
         return f"the list has too many items; give at most {context['max_length']}"
     return None
+
+
+def _misspelt_keys(items: Sequence[dict[str, Any]]) -> set[FieldPath]:
+    """Return the paths of missing keys that an unknown key beside them is a close spelling of."""
+    found = set()
+    for item in items:
+        loc = tuple(item["loc"])
+        if item["type"] == "extra_forbidden" and loc:
+            close = difflib.get_close_matches(str(loc[-1]), _fields_at(loc[:-1]), n=1, cutoff=0.6)
+            found.update(loc[:-1] + (name,) for name in close)
+    return found
 
 
 def _cut(text: str, limit: int = 80) -> str:

@@ -149,15 +149,23 @@ def emulator_body(release: Release) -> dict[str, Any]:
     return {"openapi_schema": schema, "cog_version": COG_VERSION}
 
 
+def predictor_ref(release: Release) -> str:
+    """Return the predictor named by ``interface.predictor``, else by cog.yaml; a Replicate version needs one."""
+    ref = release.manifest.interface.predictor
+    files = {item.path: item.source for item in release.artifacts.files}
+    if ref is None and "cog.yaml" in files:
+        ref = read_cog_config(files["cog.yaml"].read_text(encoding="utf-8")).predict
+    if ref is None:
+        raise InterfaceError("no predictor: Replicate runs models through cog, so set interface.predictor in the "
+                             "manifest or predict in cog.yaml, or drop targets.replicate")
+    return ref
+
+
 def _predictor_interface(release: Release) -> PredictorInterface:
     """Read the predictor named by ``interface.predictor``, else by cog.yaml, from the artifacts."""
     files = {item.path: item.source for item in release.artifacts.files}
     try:
-        ref = release.manifest.interface.predictor
-        if ref is None and "cog.yaml" in files:
-            ref = read_cog_config(files["cog.yaml"].read_text(encoding="utf-8")).predict
-        if ref is None:
-            raise InterfaceError("no predictor: set interface.predictor in the manifest or predict in cog.yaml")
+        ref = predictor_ref(release)
         file = ref.partition(":")[0]
         if file not in files:
             raise InterfaceError(f"the predictor file {file} is not in {release.manifest.artifacts.path}")

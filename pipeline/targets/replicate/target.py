@@ -31,7 +31,8 @@ from replicate.exceptions import ReplicateError
 from replicate.version import Versions
 
 from pipeline.config import Project
-from pipeline.errors import TargetError
+from pipeline.errors import PlanError, TargetError
+from pipeline.interface import InterfaceError
 from pipeline.ledger import Ledger
 from pipeline.manifest.schema import CHANNELS, Manifest
 from pipeline.plan.model import Action, DesiredState, Kind, LiveState, LiveVersion, Resource
@@ -49,7 +50,7 @@ from pipeline.targets.replicate.deployments import (
     read_current_release,
 )
 from pipeline.targets.replicate.ids import VersionIds
-from pipeline.targets.replicate.push import push, push_mode
+from pipeline.targets.replicate.push import predictor_ref, push, push_mode
 from pipeline.versioning import channels_up_to
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,10 @@ class ReplicateTarget:
         # NOTE: visibility, description and hardware of the model apply only when it is created;
         # the plan does not compare them afterwards.
         manifest = release.manifest
+        try:
+            predictor_ref(release)
+        except InterfaceError as error:
+            raise PlanError([f"{self.name}: {release.name}: {error}"]) from error
         settings = {f"{SETTING_PREFIX}{channel}": deployment_settings(manifest, channel)
                     for channel in channels_up_to(manifest.channel)}
         return desired_state_of(self.name, release, settings)
