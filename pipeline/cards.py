@@ -26,25 +26,17 @@ TASK_METRICS = {
 }
 
 
+def card_front_matter(manifest: Manifest, evidence: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the metadata that the card's YAML front matter contains, without rendering the card."""
+    return _card_data(manifest, evidence).to_dict()
+
+
 def render_card(manifest: Manifest, evidence: Mapping[str, Any] | None = None) -> str:
     """Return the README.md text of ``manifest``'s version, with results when ``evidence`` is given."""
-    from huggingface_hub import ModelCard, ModelCardData  # heavy import, needed only for plan and apply
+    from huggingface_hub import ModelCard  # heavy import, needed only for plan and apply
 
     card = manifest.card
-    data = ModelCardData(
-        model_name=manifest.name,
-        license=manifest.license,
-        license_name=manifest.license_name,
-        license_link=manifest.license_link,
-        language=list(card.language) or None,
-        tags=list(card.tags) or None,
-        datasets=list(card.datasets) or None,
-        metrics=list(card.metrics) or None,
-        pipeline_tag=card.pipeline_tag,
-        library_name=card.library_name,
-        base_model=card.base_model,
-        eval_results=_eval_results(manifest, evidence) or None,
-    )
+    data = _card_data(manifest, evidence)
     sections = [
         f"# {manifest.name}",
         manifest.description,
@@ -67,6 +59,26 @@ def render_card(manifest: Manifest, evidence: Mapping[str, Any] | None = None) -
     sections += ["## Versions", _versions_text(manifest), "## License", _license_text(manifest)]
     body = "\n\n".join(section.strip() for section in sections)
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}\n"))
+
+
+def _card_data(manifest: Manifest, evidence: Mapping[str, Any] | None) -> Any:
+    from huggingface_hub import ModelCardData
+
+    card = manifest.card
+    return ModelCardData(
+        model_name=manifest.name,
+        license=manifest.license,
+        license_name=manifest.license_name,
+        license_link=manifest.license_link,
+        language=list(card.language) or None,
+        tags=list(card.tags) or None,
+        datasets=list(card.datasets) or None,
+        metrics=list(card.metrics) or None,
+        pipeline_tag=card.pipeline_tag,
+        library_name=card.library_name,
+        base_model=card.base_model,
+        eval_results=_eval_results(manifest, evidence) or None,
+    )
 
 
 def _eval_results(manifest: Manifest, evidence: Mapping[str, Any] | None) -> list[Any]:

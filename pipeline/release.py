@@ -1,25 +1,42 @@
-"""A release: one manifest with its scanned artifacts, interface and rendered card, ready to plan."""
+"""A release: one manifest with its scanned artifacts, interface and card, ready to plan."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from collections.abc import Mapping
 from typing import Any
 
 from pipeline.artifacts import ArtifactSet
 from pipeline.bump import Snapshot
-from pipeline.cards import render_card
+from pipeline.cards import card_front_matter, render_card
 from pipeline.manifest.load import LoadedManifest
 from pipeline.manifest.schema import Manifest
 
 
 @dataclass(frozen=True)
 class Release:
+    """A manifest's version ready to plan; its card is rendered only when a target publishes it.
+
+    A plan of N unchanged models renders no card: rendering goes through
+    PyYAML's pure-Python emitter, one of the largest local costs of a plan.
+    """
+
     loaded: LoadedManifest
-    card: str
+    evidence: Mapping[str, Any] | None
     card_digest: str
+
+    @cached_property
+    def card(self) -> str:
+        """Return the README.md text, with results from the evidence measured on these exact artifacts."""
+        return render_card(self.loaded.manifest, self.evidence)
+
+    @cached_property
+    def card_metadata(self) -> dict[str, Any]:
+        """Return the metadata of the card's front matter, built without rendering the card."""
+        return card_front_matter(self.loaded.manifest, self.evidence)
 
     @property
     def name(self) -> str:
@@ -76,10 +93,9 @@ def snapshot_of(loaded: LoadedManifest) -> Snapshot:
 
 
 def build_release(loaded: LoadedManifest, evidence: Mapping[str, Any] | None = None) -> Release:
-    """Render the card, with results from ``evidence`` measured on these exact artifacts.
+    """Prepare a release whose card gets results from ``evidence`` measured on these exact artifacts.
 
     The card digest covers the manifest's card fields, not the results, so a
     version measured after its release does not look changed.
     """
-    card = render_card(loaded.manifest, evidence)
-    return Release(loaded=loaded, card=card, card_digest=card_inputs_digest(loaded.manifest))
+    return Release(loaded=loaded, evidence=evidence, card_digest=card_inputs_digest(loaded.manifest))

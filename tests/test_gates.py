@@ -363,3 +363,17 @@ def test_card_results_come_from_evidence(example_project, mrp):
     assert metrics["accuracy"] == round(accuracy, 6)
     assert "| Accuracy | 0.9694 |" in card("digits-mlp")
     assert "model-index" not in card("diabetes-progression")
+
+
+def test_card_metadata_matches_rendered_front_matter(example_project, mrp):
+    from pipeline.release import build_release
+    from pipeline.targets.huggingface.cardcheck import card_metadata
+
+    run_ok(mrp, example_project, "bench", "digits-mlp")
+    evidence = evidence_of(example_project)
+
+    for model, measured in (("digits-mlp", evidence), ("diabetes-progression", None)):
+        release = build_release(loaded_manifest(example_project, model), measured)
+
+        assert release.card_metadata == card_metadata(release.card)
+    assert "model-index" in build_release(loaded_manifest(example_project), evidence).card_metadata

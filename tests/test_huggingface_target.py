@@ -293,7 +293,13 @@ def test_bad_card_fails_plan_without_requests(hub_rehearsal: HubRehearsal, mrp, 
                             "    dataset: {type: digits data, name: d, config: 8}\n"
                             "    metrics: [{type: accuracy, value: 1}]\n", 1)
 
+    def front_matter_with_model_index(manifest, evidence=None):
+        from pipeline.targets.huggingface.cardcheck import card_metadata
+
+        return card_metadata(render_with_model_index(manifest, evidence))
+
     monkeypatch.setattr(pipeline.release, "render_card", render_with_model_index)
+    monkeypatch.setattr(pipeline.release, "card_front_matter", front_matter_with_model_index)
     result = mrp("-C", hub_rehearsal.project.root, "apply", "--yes", "--target", "huggingface")
 
     assert result.exit_code == 1

@@ -29,6 +29,10 @@ LIBRARIES = ("numpy", "safetensors", "cog", "torch", "transformers")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# Parsed evidence by folder, with the (name, size, mtime, inode) of each file it was parsed from.
+_READ_CACHE: dict[Path, tuple[tuple, list[dict[str, Any]]]] = {}
+
+
 def evidence_folder(ledger_dir: Path, model: str) -> Path:
     return ledger_dir / model / "evidence"
 
@@ -46,15 +50,34 @@ def write_evidence(path: Path, evidence: dict[str, Any]) -> None:
 
 
 def read_all(ledger_dir: Path, model: str) -> list[dict[str, Any]]:
+    """Return every evidence record of ``model``.
+
+    A plan reads a model's evidence up to four times (policy gates, card,
+    promotion gates), and each file lists every latency sample. The records
+    are parsed once per process and read again only when a file's name, size,
+    mtime or inode changes; ``write_evidence`` replaces a file, so it gets a new inode.
+    """
     folder = evidence_folder(ledger_dir, model)
     if not folder.is_dir():
         return []
+    files = sorted(folder.glob("*.yaml"))
+    key = tuple((file.name, *_identity(file)) for file in files)
+    cached = _READ_CACHE.get(folder)
+    if cached is not None and cached[0] == key:
+        return [dict(record) for record in cached[1]]
+
     found = []
-    for file in sorted(folder.glob("*.yaml")):
+    for file in files:
         data = yaml.load(file.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
         if isinstance(data, dict) and semver.Version.is_valid(str(data.get("version"))):
             found.append({**data, "file": str(file)})
-    return found
+    _READ_CACHE[folder] = (key, found)
+    return [dict(record) for record in found]
+
+
+def _identity(file: Path) -> tuple[int, int, int]:
+    status = file.stat()
+    return status.st_size, status.st_mtime_ns, status.st_ino
 
 
 def previous_release_evidence(ledger_dir: Path, model: str, version: str, hardware_class: str) -> dict | None:

@@ -46,7 +46,7 @@ class HuggingFaceTarget:
 
     def desired_state(self, release: Release) -> DesiredState:
         """Translate a release, after checking its card's metadata, so a bad card fails before any request."""
-        problems = check_card_metadata(card_metadata(release.card))
+        problems = check_card_metadata(release.card_metadata)
         if problems:
             raise PlanError([f"{self.name}: {release.name}: the model card's metadata is invalid: {problem}"
                              for problem in problems])
