@@ -156,7 +156,8 @@ def _count_expanded(node: yaml.Node, memo: dict[int, tuple[int, int]], depth: in
         else:
             children = []
         total = min(1 + sum(count for count, _ in children), MAX_EXPANDED_NODES + 1)
-        known = memo[id(node)] = (total, 1 + max((height for _, height in children), default=0))
+        height = 1 + max(height for _, height in children) if children else 1
+        known = memo[id(node)] = (total, height)
     if depth + known[1] - 1 > MAX_DEPTH:
         raise YamlProblem(f"the document nests deeper than {MAX_DEPTH} levels once its aliases are expanded; "
                           "flatten it or use fewer nested aliases", *_mark(node))
