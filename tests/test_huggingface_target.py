@@ -370,8 +370,8 @@ def test_public_repo_made_private_and_gated(hub_rehearsal: HubRehearsal, mrp):
     entries = hub_rehearsal.emulator.requests.entries()
     puts = [index for index, entry in enumerate(entries) if entry.method == "PUT" and entry.path.endswith("/settings")]
     upload = next(index for index, entry in enumerate(entries) if "/preupload/" in entry.path)
-    assert "update setting private: False -> True" in planned.stdout
-    assert "update setting gated: False -> manual" in planned.stdout
+    assert "update setting private: false -> true" in planned.stdout
+    assert "update setting gated: false -> manual" in planned.stdout
     assert "create repository" not in planned.stdout
     assert hub_rehearsal.count("POST", r"^/api/repos/create$") == 0
     assert len(puts) == 2

@@ -211,8 +211,11 @@ def fingerprint(states: Sequence[LiveState]) -> str:
 
 
 def _short(value: Any) -> str:
+    """Show a setting value the way a manifest writes it: YAML flow style, true and false in lower case."""
     if value is None:
         return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{key}: {item}" for key, item in value.items()) + "}"
+        return "{" + ", ".join(f"{key}: {_short(item)}" for key, item in value.items()) + "}"
     return str(value)
