@@ -100,10 +100,20 @@ def test_python_dash_m_runs_the_cli(tmp_path):
 
 
 def test_no_manifests_is_an_error(tmp_path, mrp):
+    (tmp_path / "models").mkdir()
+
     result = mrp("-C", tmp_path, "validate")
 
     assert result.exit_code == 1
-    assert "no manifests found" in result.stderr
+    assert "no manifests found; add models/NAME.yaml" in result.stderr
+
+
+def test_outside_a_release_repository_says_where(tmp_path, mrp):
+    result = mrp("-C", tmp_path, "validate")
+
+    assert result.exit_code == 1
+    assert f"no manifests folder in {tmp_path}" in result.stderr
+    assert "pass -C DIR" in result.stderr
 
 
 def test_validate_lists_at_most_twenty_models(tmp_path, mrp):

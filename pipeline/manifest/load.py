@@ -72,7 +72,11 @@ def load_manifests(project: Project, names: Sequence[str] = ()) -> list[LoadedMa
     """Load and validate all manifests; return those named in ``names`` (all when empty)."""
     files = manifest_files(project)
     problems: list[Problem] = []
-    if not files:
+    if not project.models_dir.is_dir():
+        problems.append(Problem(project.display(project.models_dir), 0, 0, "",
+                                f"no manifests folder in {project.root}; run mrp in a release repository (with "
+                                f"mrp.toml or models/ at its root), pass -C DIR, or add models/NAME.yaml"))
+    elif not files:
         problems.append(Problem(project.display(project.models_dir), 0, 0, "",
                                 "no manifests found; add models/NAME.yaml (see `mrp schema`)"))
 
