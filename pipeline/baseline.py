@@ -68,7 +68,7 @@ class GitHistory:
         self._commit_objects: dict[str, object] = {}
 
     def open(self) -> bool:
-        """Open the repository; False when there is none or it has no commit yet."""
+        """Open the repository, and return False when there is none or it has no commit yet."""
         if not self._opened:
             import git
 
@@ -85,17 +85,12 @@ class GitHistory:
     def is_dirty(self, path: str) -> bool:
         """Return True when ``path``, or anything under it, differs from HEAD or is untracked."""
         if self._dirty is None:
+            changed = set(self.repo.untracked_files)
+            for diff in self.repo.head.commit.diff(None):  # HEAD against the working tree: staged or not
+                changed.update(name for name in (diff.a_path, diff.b_path) if name)
             self._dirty = set()
-            records = self.repo.git.status("--porcelain=v1", "-z", "--untracked-files=all").split("\0")
-            renamed_from = False
-            for record in records:
-                if renamed_from:  # the source path of a rename or copy follows its record
-                    changed, renamed_from = record, False
-                elif len(record) > 3:
-                    changed, renamed_from = record[3:], record[0] in "RC"
-                else:
-                    continue
-                parts = PurePosixPath(changed).parts
+            for file in changed:
+                parts = PurePosixPath(file).parts
                 self._dirty.update("/".join(parts[:end]) for end in range(1, len(parts) + 1))
         return path in self._dirty
 

@@ -8,7 +8,6 @@ the gate verdicts. A newer run on the same version and hardware replaces it.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
 import platform
@@ -22,6 +21,7 @@ from typing import Any
 import semver
 import yaml
 
+from pipeline.digestcache import FileKey, hash_file
 from pipeline.ledger import utc_now
 
 LIBRARIES = ("numpy", "safetensors", "cog", "torch", "transformers")
@@ -29,8 +29,8 @@ LIBRARIES = ("numpy", "safetensors", "cog", "torch", "transformers")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-# Parsed evidence by folder, with the (name, size, mtime, inode) of each file it was parsed from.
-_READ_CACHE: dict[Path, tuple[tuple, list[dict[str, Any]]]] = {}
+# Parsed evidence by folder, with the name and stat key of each file it was parsed from.
+_READ_CACHE: dict[Path, tuple[tuple[tuple[str, FileKey], ...], list[dict[str, Any]]]] = {}
 
 
 def evidence_folder(ledger_dir: Path, model: str) -> Path:
@@ -53,15 +53,16 @@ def read_all(ledger_dir: Path, model: str) -> list[dict[str, Any]]:
     """Return every evidence record of ``model``.
 
     A plan reads a model's evidence up to four times (policy gates, card,
-    promotion gates), and each file lists every latency sample. The records
-    are parsed once per process and read again only when a file's name, size,
-    mtime or inode changes; ``write_evidence`` replaces a file, so it gets a new inode.
+    promotion gates), and each file lists every latency sample. So the records
+    are parsed once per process, and parsed again only when a file's name or
+    stat key (size, mtime, ctime, inode, device) changes. ``write_evidence``
+    replaces a file, which gives it a new inode.
     """
     folder = evidence_folder(ledger_dir, model)
     if not folder.is_dir():
         return []
     files = sorted(folder.glob("*.yaml"))
-    key = tuple((file.name, *_identity(file)) for file in files)
+    key = tuple((file.name, FileKey.of(file.stat())) for file in files)
     cached = _READ_CACHE.get(folder)
     if cached is not None and cached[0] == key:
         return [dict(record) for record in cached[1]]
@@ -74,10 +75,6 @@ def read_all(ledger_dir: Path, model: str) -> list[dict[str, Any]]:
     _READ_CACHE[folder] = (key, found)
     return [dict(record) for record in found]
 
-
-def _identity(file: Path) -> tuple[int, int, int]:
-    status = file.stat()
-    return status.st_size, status.st_mtime_ns, status.st_ino
 
 
 def previous_release_evidence(ledger_dir: Path, model: str, version: str, hardware_class: str) -> dict | None:
@@ -94,8 +91,7 @@ def eval_set_digest(path: Path) -> str | None:
     NOTE: files that eval items name, such as images, are not part of the digest.
     """
     try:
-        with path.open("rb") as handle:
-            return f"sha256:{hashlib.file_digest(handle, 'sha256').hexdigest()}"
+        return f"sha256:{hash_file(path)}"
     except OSError:
         return None
 
