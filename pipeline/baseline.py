@@ -41,7 +41,7 @@ class Baseline:
 
 def find_baseline(project: Project, loaded: LoadedManifest, ledger: Ledger,
                   history: GitHistory | None = None) -> Baseline:
-    """Return the baseline of one model; pass one ``history`` for every model of a run to read git once."""
+    """Return the baseline of one model. Pass one ``history`` to every call of a run, so git is read once."""
     records = [record for record in ledger.records(loaded.name) if is_version(str(record.get("version")))]
     if records:
         return _from_ledger(records, max(records, key=lambda record: semver.Version.parse(str(record["version"]))))
@@ -95,7 +95,7 @@ class GitHistory:
         return path in self._dirty
 
     def entry(self, commit, path: str):
-        """Return the blob or tree at ``path`` in ``commit``, or None; each folder of a commit is parsed once.
+        """Return the blob or tree at ``path`` in ``commit``, or None, parsing each folder of a commit once.
 
         gitpython parses every subtree on the way again for each path lookup, so
         N lookups in a manifests folder of N files would cost N squared.

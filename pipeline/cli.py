@@ -25,7 +25,7 @@ EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_BUG = 3
 EXIT_INTERRUPTED = 130
-# validate names at most this many models, so a repository of thousands prints one readable line.
+# `mrp validate` names at most this many models, so a repository of thousands prints one readable line.
 MAX_LISTED = 20
 
 logger = logging.getLogger("pipeline")
@@ -87,10 +87,10 @@ def validate(ctx: click.Context, models: tuple[str, ...], output_format: str) ->
             click.echo(annotation(problem))
         click.echo(f"{len(error.problems)} problems found.", err=True)
         ctx.exit(EXIT_ERROR)
-    shown = [f"{item.name} {item.manifest.version} ({item.manifest.channel})" for item in loaded[:MAX_LISTED]]
+    listed = [f"{item.name} {item.manifest.version} ({item.manifest.channel})" for item in loaded[:MAX_LISTED]]
     if len(loaded) > MAX_LISTED:
-        shown.append(f"and {len(loaded) - MAX_LISTED} more")
-    click.echo(f"{len(loaded)} manifest{'s' if len(loaded) != 1 else ''} valid: " + ", ".join(shown))
+        listed.append(f"and {len(loaded) - MAX_LISTED} more")
+    click.echo(f"{len(loaded)} manifest{'s' if len(loaded) != 1 else ''} valid: " + ", ".join(listed))
 
 
 @cli.command()

@@ -108,7 +108,7 @@ def test_no_manifests_is_an_error(tmp_path, mrp):
     assert "no manifests found; add models/NAME.yaml" in result.stderr
 
 
-def test_outside_a_release_repository_says_where(tmp_path, mrp):
+def test_outside_repository_names_folder(tmp_path, mrp):
     result = mrp("-C", tmp_path, "validate")
 
     assert result.exit_code == 1

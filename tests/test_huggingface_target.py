@@ -405,7 +405,7 @@ def test_forbidden_write_names_step_status_and_fix(hub_rehearsal: HubRehearsal, 
     assert os.environ["HF_TOKEN"] not in result.stderr
 
 
-def test_failed_read_asks_for_the_same_command(hub_rehearsal: HubRehearsal, mrp):
+def test_failed_read_names_same_command(hub_rehearsal: HubRehearsal, mrp):
     hub_rehearsal.emulator.faults.add(FaultRule(route=r"GET /api/models", status=422, times=None))
 
     planned = plan_hf(mrp, hub_rehearsal.project, "digits-mlp")

@@ -19,7 +19,7 @@ MODEL = "digits-vit"
 
 @pytest.fixture(scope="session")
 def trained_vit(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Train the model once per session; each test copies the files into its own project."""
+    """Train the model once per session, so that each test only copies the files into its own project."""
     root = tmp_path_factory.mktemp("digits-vit")
     accuracy = transformers_model.train(root / "artifacts" / MODEL)
     assert accuracy >= 0.9, f"the digits ViT reached only {accuracy:.3f} on held-out images"
@@ -85,7 +85,7 @@ def test_accuracy_below_threshold_fails(vit_project, mrp):
     assert "is below the minimum 0.9999" in result.stdout
 
 
-def test_promotion_planned_with_transformers_evidence(vit_project, mrp):
+def test_promotion_planned_with_evidence(vit_project, mrp):
     assert mrp("-C", vit_project.root, "apply", "--yes").exit_code == 0
     vit_project.edit(MODEL, "channel: dev", "channel: staging")
     vit_project.edit(MODEL, "hardware:\n", "hardware:\n  staging: {sku: cpu, min_instances: 0, max_instances: 1}\n")
@@ -107,7 +107,7 @@ def _rewrite_first_item(project, item):
     path.write_text("\n".join([json.dumps(item), *lines[1:]]) + "\n")
 
 
-def test_url_in_eval_set_refused_before_loading(vit_project, mrp):
+def test_url_rejected_before_loading(vit_project, mrp):
     _rewrite_first_item(vit_project, {"input": {"image": "https://example.invalid/seven.png"}, "expected": "7"})
 
     result = bench(mrp, vit_project)
@@ -122,7 +122,7 @@ def test_url_in_eval_set_refused_before_loading(vit_project, mrp):
     {"inputs": {"image": "https://example.invalid/seven.png"}},
     {"image": "digits-vit/0000.png", "prompt": ["ftp://example.invalid/x"]},
 ], ids=["list", "mapping", "keyword"])
-def test_nested_url_refused(vit_project, mrp, item):
+def test_nested_url_rejected(vit_project, mrp, item):
     _rewrite_first_item(vit_project, {"input": item, "expected": "7"})
 
     result = bench(mrp, vit_project)
@@ -137,7 +137,7 @@ def test_nested_url_refused(vit_project, mrp, item):
     ({"image": "digits-vit/0000.png", "bogus_option": 1}, "bogus_option"),
     ({"inputs": "digits-vit/0000.png"}, "Incorrect"),
 ], ids=["unknown-keyword", "relative-path-in-inputs"])
-def test_item_rejected_by_pipeline_is_user_error(vit_project, mrp, item, words):
+def test_rejected_item_is_user_error(vit_project, mrp, item, words):
     _rewrite_first_item(vit_project, {"input": item, "expected": "7"})
 
     result = bench(mrp, vit_project)
@@ -148,7 +148,7 @@ def test_item_rejected_by_pipeline_is_user_error(vit_project, mrp, item, words):
     assert "give the input as image, text or inputs" in result.stderr
 
 
-def test_numeric_expected_labels_still_score_accuracy(vit_project, mrp):
+def test_numeric_labels_score_accuracy(vit_project, mrp):
     path = vit_project.root / "eval" / "digits-vit.jsonl"
     items = [json.loads(line) for line in path.read_text().splitlines()]
     path.write_text("".join(json.dumps({**item, "expected": int(item["expected"])}) + "\n" for item in items))
@@ -175,7 +175,7 @@ def test_changed_eval_set_invalidates_evidence(vit_project, mrp):
     assert "move channel staging" not in result.stdout
 
 
-def test_image_outside_repository_refused(vit_project, mrp, tmp_path):
+def test_image_outside_repository_rejected(vit_project, mrp, tmp_path):
     (tmp_path / "outside.png").write_bytes((vit_project.root / "eval" / "digits-vit" / "0000.png").read_bytes())
     _rewrite_first_item(vit_project, {"input": {"image": "../../outside.png"}, "expected": "7"})
 
@@ -204,7 +204,7 @@ def test_wrong_task_is_a_clear_error(vit_project, mrp):
     assert "check gates.benchmark.task" in result.stderr
 
 
-def test_batch_size_needs_the_transformers_runner(example_project, mrp):
+def test_batch_size_needs_transformers_runner(example_project, mrp):
     example_project.edit("digits-mlp", "    concurrency: 1\n", "    concurrency: 1\n    batch_size: 8\n")
 
     result = mrp("-C", example_project.root, "validate")

@@ -249,7 +249,7 @@ def test_uncommitted_change_compared_with_head_without_ledger(example_project, m
     assert "Set version: 1.1.0 (artifact model.safetensors changed: minor)" in result.stderr
 
 
-def test_staged_change_compared_with_head_without_ledger(example_project, mrp):
+def test_staged_change_compared_with_head(example_project, mrp):
     (example_project.root / DIGITS / "model.safetensors").write_bytes(b"retrained" * 100)
     example_project.git("add", "-A")
 
@@ -259,7 +259,7 @@ def test_staged_change_compared_with_head_without_ledger(example_project, mrp):
     assert "Set version: 1.1.0 (artifact model.safetensors changed: minor)" in result.stderr
 
 
-def test_untracked_artifact_compared_with_head_without_ledger(example_project, mrp):
+def test_untracked_artifact_compared_with_head(example_project, mrp):
     (example_project.root / DIGITS / "calibration.json").write_text("{}")
 
     result = mrp("-C", example_project.root, "validate")
@@ -269,7 +269,7 @@ def test_untracked_artifact_compared_with_head_without_ledger(example_project, m
     assert "calibration.json" in result.stderr
 
 
-def test_git_history_read_once_for_all_models(example_project, mrp, monkeypatch):
+def test_git_history_read_once(example_project, mrp, monkeypatch):
     import git
 
     commands = []

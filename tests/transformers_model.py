@@ -88,7 +88,7 @@ def train(artifacts: Path, seed: int = 0) -> float:
 
 
 def write_eval_set(root: Path, seed: int = 0) -> Path:
-    """Write the held-out digits as RGB PNG files and eval/digits-vit.jsonl naming them; return the eval set."""
+    """Write the held-out digits as RGB PNG files and eval/digits-vit.jsonl naming them, and return its path."""
     from PIL import Image
 
     images, targets = _shuffled_digits(seed)

@@ -49,7 +49,7 @@ PREDICTION_FIELDS = ("label", "answer", "generated_text", "summary_text", "trans
 
 
 def label_of(output: Any) -> Any:
-    """Return the comparable prediction of an output: its ``label`` (or answer, generated text), else the output."""
+    """Return the comparable prediction of an output: the first of its ``PREDICTION_FIELDS``, else the output."""
     for name in PREDICTION_FIELDS:
         if isinstance(output, dict) and name in output:
             return output[name]

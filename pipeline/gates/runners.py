@@ -110,8 +110,8 @@ def time_predictions(predict: Callable[[Any], Any], items: Sequence[Any], warmup
     """Time one call per item after ``warmup`` untimed calls; return latencies in ms, outputs and items per second.
 
     On CUDA each call is bracketed by a synchronisation, so a latency covers the
-    kernels it launched rather than only their queueing, and peak memory counts
-    from here, not from loading.
+    kernels it launched rather than only their queueing. The peak memory counter
+    is reset here, so a peak during loading does not count.
     """
     torch = cuda_torch()
     if torch is not None:

@@ -1,6 +1,6 @@
 """The transformers runner: a model's pipeline loaded from its artifacts folder and timed per eval item.
 
-Only trusted code may reach this module (``mrp bench`` refuses forks). The
+Only trusted code may reach this module (``mrp bench`` rejects forks). The
 model is loaded with the Hub switched offline and without remote code. Eval
 items may not name URLs: this module reads each image from the repository, so
 the pipeline has nothing to fetch and a benchmark never reaches the network.
@@ -21,7 +21,7 @@ from pipeline.gates.runners import Measurement, cuda_torch, peak_memory_mb, sync
 
 logger = logging.getLogger(__name__)
 INSTALL_HINT = "from the mrp checkout, run pip install -e '.[transformers]'"
-# Eval item keys passed as the pipeline's first argument, in order of preference; other keys are keyword arguments.
+# Eval item keys passed as the pipeline's first argument, in order of preference. Other keys are keyword arguments.
 PRIMARY_KEYS = ("image", "text", "inputs")
 
 
@@ -35,7 +35,7 @@ class PipelineCall:
 
 
 class TransformersRunner:
-    """A transformers pipeline for ``task`` built from the artifacts folder; one call per eval item."""
+    """A transformers pipeline for ``task``, built from the artifacts folder and called once per eval item."""
 
     def __init__(self, artifacts_root: Path, task: str, eval_folder: Path, project_root: Path,
                  batch_size: int = 1) -> None:
@@ -66,7 +66,7 @@ class TransformersRunner:
                            device="cuda" if cuda_torch() is not None else "cpu")
 
     def prepare(self, item: dict[str, Any], number: int) -> PipelineCall:
-        """Turn an eval item into pipeline arguments; images are read here so the pipeline never fetches one."""
+        """Turn an eval item into pipeline arguments, reading images here so that the pipeline never fetches one."""
         for key, value in item.items():
             if _names_url(value):
                 raise MrpError(f"eval item {number}: {key} contains a URL; a benchmark reads nothing from the "
@@ -140,7 +140,7 @@ class TransformersRunner:
 
 @contextmanager
 def _hub_offline() -> Iterator[None]:
-    """Refuse every Hub HTTP request and hide progress bars while the pipeline loads, whatever HF_HUB_OFFLINE is."""
+    """Block every Hub HTTP request and hide progress bars while the pipeline loads, whatever HF_HUB_OFFLINE is."""
     from huggingface_hub import constants
     from transformers.utils import logging as transformers_logging
 
@@ -167,7 +167,7 @@ def _names_url(value: Any) -> bool:
 
 
 def top_prediction(output: Any) -> Any:
-    """Return the best candidate of a pipeline output, which lists candidates best first for classification."""
+    """Return the best candidate of a pipeline output, because classification pipelines list candidates best first."""
     if isinstance(output, list) and output:
         return output[0]
     return output

@@ -278,16 +278,16 @@ _NUMBER_BOUNDS = {
 }
 
 
-def _bound_message(kind: str, context: dict[str, Any], given: Any) -> str | None:
+def _bound_message(kind: str, context: dict[str, Any], input_value: Any) -> str | None:
     if kind in _NUMBER_BOUNDS and _NUMBER_BOUNDS[kind][2] in context:
         word, comparison, key = _NUMBER_BOUNDS[kind]
-        return f"{shown(given)} is too {word}; give a value {comparison} {context[key]}"
+        return f"{shown(input_value)} is too {word}; give a value {comparison} {context[key]}"
     if kind == "string_too_short" and "min_length" in context:
-        return f"{shown(given)} is too short; give at least {context['min_length']} character(s)"
+        return f"{shown(input_value)} is too short; give at least {context['min_length']} character(s)"
     if kind == "string_too_long" and "max_length" in context:
         return f"the text is too long; give at most {context['max_length']} characters"
     if kind == "too_short" and "min_length" in context:
-        return f"{_described(given)} has too few items; give at least {context['min_length']}"
+        return f"{_described(input_value)} has too few items; give at least {context['min_length']}"
     if kind == "too_long" and "max_length" in context:
         return f"the list has too many items; give at most {context['max_length']}"
     return None
@@ -312,23 +312,23 @@ def _cut(text: str, limit: int = 80) -> str:
 def _message(item: dict[str, Any]) -> str:
     kind = item["type"]
     context = item.get("ctx") or {}
-    given = item.get("input")
+    input_value = item.get("input")
     if kind == "string_pattern_mismatch":
         help_text = _PATTERN_HELP.get(context.get("pattern", ""), f"it must match {context.get('pattern')}")
-        return f"{shown(given)} is not valid; {help_text}"
+        return f"{shown(input_value)} is not valid; {help_text}"
     if kind == "literal_error":
-        return f"{shown(given)} is not allowed; use one of {context.get('expected')}"
+        return f"{shown(input_value)} is not allowed; use one of {context.get('expected')}"
     if kind in ("finite_number",):
-        return f"{shown(given)} is not a finite number; give a real value"
+        return f"{shown(input_value)} is not a finite number; give a real value"
     expected = _EXPECTED_TYPES.get(kind.removesuffix("_type").removesuffix("_parsing"))
     if expected is not None and (kind.endswith("_type") or kind.endswith("_parsing")):
-        return f"expected {expected[0]}, got {_described(given)}; {expected[1]}"
-    bound = _bound_message(kind, context, given)
+        return f"expected {expected[0]}, got {_described(input_value)}; {expected[1]}"
+    bound = _bound_message(kind, context, input_value)
     if bound is not None:
         return bound
     message = item["msg"]
     if (kind.endswith("_type") or kind.endswith("_parsing")) and ", got " not in message:
-        message = f"{message}, got {_described(given)}"
+        message = f"{message}, got {_described(input_value)}"
     return message
 
 

@@ -211,7 +211,7 @@ def fingerprint(states: Sequence[LiveState]) -> str:
 
 
 def _short(value: Any) -> str:
-    """Show a setting value the way a manifest writes it: YAML flow style, true and false in lower case."""
+    """Format a setting value the way a manifest writes it: YAML flow style, with lower-case true and false."""
     if value is None:
         return "(none)"
     if isinstance(value, bool):

@@ -150,7 +150,7 @@ def emulator_body(release: Release) -> dict[str, Any]:
 
 
 def predictor_ref(release: Release) -> str:
-    """Return the predictor named by ``interface.predictor``, else by cog.yaml; a Replicate version needs one."""
+    """Return the predictor named by ``interface.predictor``, else by cog.yaml, because a Replicate version needs one."""
     ref = release.manifest.interface.predictor
     files = {item.path: item.source for item in release.artifacts.files}
     if ref is None and "cog.yaml" in files:
